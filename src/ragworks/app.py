@@ -1,0 +1,44 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from ragworks import __version__
+from ragworks.api.errors import install_error_handlers
+from ragworks.api.limits import BodySizeLimitMiddleware
+from ragworks.api.routes import collections, documents, jobs, retrieve, system
+from ragworks.config import Settings
+from ragworks.container import Container
+from ragworks.observability.middleware import RequestContextMiddleware
+
+DESCRIPTION = """
+Upload documents (PDF, DOCX, HWP/HWPX, HTML, Markdown, text in any encoding, JSON), watch the jobs that
+index them, and search them with hybrid BM25 + vector retrieval in English and Korean.
+Every error has the shape `{"error": {"code", "message", "details"}}`.
+"""
+
+
+def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
+    """Build the app; engines start in the lifespan, not here."""
+    container = Container(settings or Settings())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await container.start(workers=workers)
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(title="ragworks", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.container = container
+    install_error_handlers(app)
+    for router in (system.router, collections.router, documents.router, jobs.router, retrieve.router):
+        app.include_router(router)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.server.max_upload_bytes)
+    app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
+    return app

@@ -1,0 +1,42 @@
+"""The ``ragworks`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ragworks.cli import client_commands, eval_command
+
+app = typer.Typer(help="ragworks: ingest documents, search them, serve AI services.", no_args_is_help=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the database, index and uploads live.")] = None,
+) -> None:
+    """Run the server with in-process workers on the embedded engines."""
+    import uvicorn
+
+    from ragworks.app import create_app
+    from ragworks.config import Settings
+    from ragworks.observability.logging import configure_logging
+
+    settings = Settings()
+    if data_dir is not None:
+        settings.data_dir = data_dir
+    server = settings.server.model_copy(
+        update={k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    )
+    settings.server = server
+    configure_logging(settings.log_level, settings.log_json)
+    uvicorn.run(create_app(settings), host=server.host, port=server.port, log_config=None, access_log=False)
+
+
+app.command("ingest")(client_commands.ingest)
+app.command("search")(client_commands.search)
+app.command("jobs")(client_commands.jobs)
+app.command("eval")(eval_command.run_eval)

@@ -1,0 +1,76 @@
+"""One settings root of nested per-area models (env prefix ``RAGWORKS_``, nested with ``__``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted request body (413 above).")
+
+
+class IngestSettings(BaseModel):
+    chunk_tokens: int = Field(256, description="Chunk size in embedder tokens.")
+    chunk_overlap_tokens: int = 32
+    max_pages: int = 2000
+    max_uncompressed_bytes: int = 200 * 1024 * 1024
+    max_compression_ratio: float = 100.0
+    parse_timeout_s: float = 120.0
+    parser_processes: int = 1
+
+
+class JobSettings(BaseModel):
+    ingest_batch: int = Field(32, description="Ingest jobs processed together (one embedding batch).")
+    max_attempts: int = 4
+    backoff_base_s: float = 2.0
+    backoff_max_s: float = 300.0
+    lease_s: float = 60.0
+    heartbeat_s: float = 10.0
+    poll_interval_s: float = 1.0
+
+
+class EmbedSettings(BaseModel):
+    batch_size: int = 64
+    max_wait_ms: float = Field(5.0, description="How long a partial batch waits for more texts.")
+    threads: int = Field(0, description="Torch threads; 0 keeps the library default (all cores).")
+
+
+class SearchSettings(BaseModel):
+    fusion: str = Field(
+        "minmax", description="Hybrid fusion: 'minmax' (weighted normalised scores) or 'rrf'."
+    )
+    vector_weight: float = Field(0.5, description="Weight of the vector leg in min-max fusion.")
+    rrf_k: int = 60
+    candidates: int = Field(100, description="Hits taken from each leg before fusion.")
+    max_top_k: int = 1000
+
+
+class Settings(BaseSettings):
+    """Everything configurable; validated at start-up and passed in, never read from globals."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAGWORKS_", env_nested_delimiter="__", env_file=".env", extra="ignore"
+    )
+
+    data_dir: Path = Path("./data")
+    log_level: str = "INFO"
+    log_json: bool = True
+    server: ServerSettings = ServerSettings()
+    ingest: IngestSettings = IngestSettings()
+    jobs: JobSettings = JobSettings()
+    embed: EmbedSettings = EmbedSettings()
+    search: SearchSettings = SearchSettings()
+
+    @property
+    def database_url(self) -> str:
+        """SQLite file inside the data directory."""
+        return f"sqlite:///{(self.data_dir / 'ragworks.db').resolve()}"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "index"

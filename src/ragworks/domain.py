@@ -1,0 +1,157 @@
+"""Core records shared by every layer: collections, documents, chunks and jobs."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class DocumentStatus(enum.StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+    DELETED = "deleted"
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # an attempt failed; will retry at next_run_at
+    DEAD = "dead"  # last attempt failed: the dead-letter list
+    CANCELLED = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.DEAD, JobStatus.CANCELLED)
+
+
+class JobKind(enum.StrEnum):
+    INGEST = "document.ingest"
+    DELETE = "document.delete"
+    DROP_COLLECTION = "collection.drop"
+
+
+@dataclass(slots=True)
+class Collection:
+    name: str
+    language: str = "auto"
+    description: str = ""
+    created_at: float = 0.0
+    document_count: int = 0
+    chunk_count: int = 0
+
+
+@dataclass(slots=True)
+class Document:
+    collection: str
+    id: str
+    title: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+    version: int  # latest accepted version
+    active_version: int | None  # version that searches see (None until the first is ready)
+    status: DocumentStatus
+    source: str | None = None  # original filename
+    mime: str | None = None
+    size_bytes: int = 0
+    chunk_count: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    job_id: str | None = None  # job of the latest version
+    created_at: float = 0.0
+    updated_at: float = 0.0
+
+
+@dataclass(slots=True)
+class ChunkRecord:
+    key: int
+    collection: str
+    document_id: str
+    version: int
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+    language: str
+
+
+@dataclass(slots=True)
+class Job:
+    id: str
+    kind: str
+    status: JobStatus
+    payload: dict[str, Any]
+    collection: str | None = None
+    document_id: str | None = None
+    attempts: int = 0
+    max_attempts: int = 4
+    next_run_at: float = 0.0
+    lease_owner: str | None = None
+    lease_expires_at: float | None = None
+    progress: float = 0.0
+    stage: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None
+    result: dict[str, Any] | None = None
+    callback_url: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+FilterOp = str  # one of: eq, ne, in, gt, gte, lt, lte
+
+
+@dataclass(frozen=True, slots=True)
+class FieldFilter:
+    """A condition on one document metadata field."""
+
+    field: str
+    op: FilterOp
+    value: Any
+
+
+@dataclass(slots=True)
+class DocumentDraft:
+    """A document as accepted from a client, before any processing."""
+
+    collection: str
+    id: str
+    title: str | None
+    metadata: dict[str, Any]
+    content_hash: str
+    source: str | None
+    mime: str | None
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Acceptance:
+    """What accepting a document did: ``created``, ``updated`` (new version), ``unchanged``
+    (same content: no work), or ``metadata_updated`` (same content, new metadata: no re-indexing)."""
+
+    document: Document
+    outcome: str
+    job_id: str | None
+
+
+@dataclass(slots=True)
+class NewChunk:
+    """A processed chunk ready to store: text, position, analyzer tokens and embedding bytes."""
+
+    ordinal: int
+    text: str
+    start: int
+    end: int
+    page: int | None
+    heading: str | None
+    language: str
+    tokens: list[str]
+    vector: bytes  # float32 little-endian

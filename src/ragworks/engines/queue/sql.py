@@ -1,0 +1,262 @@
+"""The durable job queue on SQL: leases with expiry, retries with backoff, a dead-letter state."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ragworks.domain import Job, JobStatus
+from ragworks.engines.store.rows import job_from_row
+from ragworks.engines.store.schema import jobs
+from ragworks.errors import Conflict, NotFound
+
+# Statuses a worker may lease: queued, failed (waiting for its retry), running with an expired lease.
+_RUNNABLE = (JobStatus.QUEUED, JobStatus.FAILED)
+
+
+def insert_job(
+    conn: Connection,
+    *,
+    kind: str,
+    payload: dict[str, Any],
+    collection: str | None = None,
+    document_id: str | None = None,
+    max_attempts: int = 4,
+    callback_url: str | None = None,
+) -> str:
+    """Insert a queued job inside the caller's transaction; returns its id."""
+    now = time.time()
+    job_id = uuid.uuid4().hex
+    conn.execute(
+        insert(jobs).values(
+            id=job_id,
+            kind=kind,
+            status=JobStatus.QUEUED,
+            payload=payload,
+            collection=collection,
+            document_id=document_id,
+            attempts=0,
+            max_attempts=max_attempts,
+            next_run_at=now,
+            progress=0.0,
+            callback_url=callback_url,
+            history=[],
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return job_id
+
+
+class SqlJobQueue:
+    """Jobs stored in the ``jobs`` table of the metadata database (see ``JobQueue``)."""
+
+    def __init__(self, db: Any) -> None:
+        self.db = db
+
+    def enqueue(self, kind: str, payload: dict[str, Any], **fields: Any) -> str:
+        """Insert a queued job in its own transaction; returns its id."""
+        with self.db.writer.begin() as conn:
+            return insert_job(conn, kind=kind, payload=payload, **fields)
+
+    def lease(self, owner: str, kinds: Sequence[str], limit: int, lease_s: float) -> list[Job]:
+        """Claim up to ``limit`` due jobs of ``kinds`` for ``owner`` until now + ``lease_s``."""
+        now = time.time()
+        due = (jobs.c.status.in_(_RUNNABLE) & (jobs.c.next_run_at <= now)) | (
+            (jobs.c.status == JobStatus.RUNNING) & (jobs.c.lease_expires_at < now)
+        )
+        with self.db.writer.begin() as conn:
+            ids = list(
+                conn.execute(
+                    select(jobs.c.id)
+                    .where(due, jobs.c.kind.in_(kinds))
+                    .order_by(jobs.c.next_run_at, jobs.c.created_at)
+                    .limit(limit)
+                ).scalars()
+            )
+            if not ids:
+                return []
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.id.in_(ids))
+                .values(
+                    status=JobStatus.RUNNING,
+                    lease_owner=owner,
+                    lease_expires_at=now + lease_s,
+                    attempts=jobs.c.attempts + 1,
+                    started_at=func.coalesce(jobs.c.started_at, now),
+                    updated_at=now,
+                )
+            )
+            rows = conn.execute(select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.created_at))
+            return [job_from_row(r) for r in rows]
+
+    def heartbeat(self, owner: str, job_ids: Sequence[str], lease_s: float) -> set[str]:
+        """Extend the leases ``owner`` still holds; returns the ids it still holds (others were lost
+        or cancelled and must stop)."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            conn.execute(
+                update(jobs)
+                .where(self._held(owner, job_ids))
+                .values(lease_expires_at=now + lease_s, updated_at=now)
+            )
+            return set(conn.execute(select(jobs.c.id).where(self._held(owner, job_ids))).scalars())
+
+    def progress(self, owner: str, job_ids: Sequence[str], progress: float, stage: str) -> None:
+        """Record progress (0..1) and the current stage of held jobs."""
+        with self.db.writer.begin() as conn:
+            conn.execute(
+                update(jobs)
+                .where(self._held(owner, job_ids))
+                .values(progress=progress, stage=stage, updated_at=time.time())
+            )
+
+    def complete(self, owner: str, job_id: str, result: dict[str, Any]) -> bool:
+        """Mark a held job succeeded; False when the lease was lost (the result is then discarded)."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            done = conn.execute(
+                update(jobs)
+                .where(self._held(owner, [job_id]))
+                .values(
+                    status=JobStatus.SUCCEEDED,
+                    result=result,
+                    progress=1.0,
+                    stage="done",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    error_type=None,
+                    error_message=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            ).rowcount
+        return bool(done)
+
+    def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
+        """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None."""
+        now = time.time()
+        status = JobStatus.FAILED if retry_at is not None else JobStatus.DEAD
+        entry = {"attempt": job.attempts, "at": now, "error_type": error_type, "message": message}
+        with self.db.writer.begin() as conn:
+            history = conn.execute(select(jobs.c.history).where(jobs.c.id == job.id)).scalar_one_or_none()
+            conn.execute(
+                update(jobs)
+                .where(self._held(owner, [job.id]))
+                .values(
+                    status=status,
+                    error_type=error_type,
+                    error_message=message,
+                    next_run_at=retry_at if retry_at is not None else now,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    history=[*(history or []), entry],
+                    finished_at=None if retry_at is not None else now,
+                    updated_at=now,
+                )
+            )
+        return status
+
+    def get(self, job_id: str) -> Job:
+        """One job; NotFound if missing."""
+        with self.db.reader.connect() as conn:
+            row = conn.execute(select(jobs).where(jobs.c.id == job_id)).first()
+        if row is None:
+            raise NotFound(f"job '{job_id}' not found")
+        return job_from_row(row)
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        collection: str | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered, keyset-paginated on created_at."""
+        query = select(jobs)
+        for column, value in ((jobs.c.status, status), (jobs.c.kind, kind), (jobs.c.collection, collection)):
+            if value is not None:
+                query = query.where(column == value)
+        if before is not None:
+            query = query.where(jobs.c.created_at < before)
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(query.order_by(jobs.c.created_at.desc()).limit(limit))
+            return [job_from_row(r) for r in rows]
+
+    def retry(self, job_id: str) -> Job:
+        """Replay a dead, failed or cancelled job now, with a fresh attempt budget."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            replayable = (JobStatus.DEAD, JobStatus.FAILED, JobStatus.CANCELLED)
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(replayable))
+                .values(
+                    status=JobStatus.QUEUED, attempts=0, next_run_at=now, finished_at=None, updated_at=now
+                )
+            ).rowcount
+        if not changed:
+            job = self.get(job_id)
+            raise Conflict(
+                f"job '{job_id}' is {job.status}; only dead, failed or cancelled jobs can be retried"
+            )
+        return self.get(job_id)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not finished; a running one stops at its next stage boundary."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            open_states = (JobStatus.QUEUED, JobStatus.FAILED, JobStatus.RUNNING)
+            changed = conn.execute(
+                update(jobs)
+                .where(jobs.c.id == job_id, jobs.c.status.in_(open_states))
+                .values(status=JobStatus.CANCELLED, lease_owner=None, finished_at=now, updated_at=now)
+            ).rowcount
+        if not changed:
+            job = self.get(job_id)
+            raise Conflict(f"job '{job_id}' is already {job.status}")
+        return self.get(job_id)
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Number of jobs by (kind, status), for metrics."""
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(
+                select(jobs.c.kind, jobs.c.status, func.count()).group_by(jobs.c.kind, jobs.c.status)
+            )
+            return {(kind, status): n for kind, status, n in rows}
+
+    def blob_in_use(self, blob: str, excluding: str) -> bool:
+        """Whether a job other than ``excluding`` that may still run refers to ``blob``."""
+        live = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.DEAD)
+        query = select(jobs.c.id).where(
+            jobs.c.payload["blob"].as_string() == blob, jobs.c.id != excluding, jobs.c.status.in_(live)
+        )
+        with self.db.reader.connect() as conn:
+            return conn.execute(query.limit(1)).first() is not None
+
+    def release(self, owner_prefix: str) -> int:
+        """Return running jobs whose owner is gone (a previous run of this process) to the queue."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            return int(
+                conn.execute(
+                    update(jobs)
+                    .where(jobs.c.status == JobStatus.RUNNING, jobs.c.lease_owner.like(f"{owner_prefix}%"))
+                    .values(lease_expires_at=now - 1, updated_at=now)
+                ).rowcount
+            )
+
+    @staticmethod
+    def _held(owner: str, job_ids: Sequence[str]) -> Any:
+        return (
+            (jobs.c.id.in_(list(job_ids)))
+            & (jobs.c.lease_owner == owner)
+            & (jobs.c.status == JobStatus.RUNNING)
+        )

@@ -1,0 +1,99 @@
+"""SQL schema of the metadata store (SQLAlchemy Core); Alembic migrations mirror it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+collections = Table(
+    "collections",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("language", String(16), nullable=False, default="auto"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("collection", String(64), ForeignKey("collections.name", ondelete="CASCADE"), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("title", Text),
+    Column("metadata", JSON, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("active_version", Integer),
+    Column("status", String(16), nullable=False),
+    Column("source", Text),
+    Column("mime", String(128)),
+    Column("size_bytes", Integer, nullable=False, default=0),
+    Column("chunk_count", Integer, nullable=False, default=0),
+    Column("error_code", String(64)),
+    Column("error_message", Text),
+    Column("job_id", String(32)),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_documents_collection_updated", "collection", "updated_at"),
+)
+
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("key", Integer, primary_key=True, autoincrement=True),
+    Column("collection", String(64), nullable=False),
+    Column("document_id", String(512), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("start", Integer, nullable=False),
+    Column("end", Integer, nullable=False),
+    Column("page", Integer),
+    Column("heading", Text),
+    Column("language", String(8), nullable=False),
+    Column("tokens", Text, nullable=False),  # analyzer tokens joined by spaces
+    Column("vector", LargeBinary, nullable=False),  # float32 little-endian
+    Index("ix_chunks_document", "collection", "document_id", "version"),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("collection", String(64)),
+    Column("document_id", String(512)),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_run_at", Float, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("lease_expires_at", Float),
+    Column("progress", Float, nullable=False, default=0.0),
+    Column("stage", String(32)),
+    Column("error_type", String(64)),
+    Column("error_message", Text),
+    Column("result", JSON),
+    Column("callback_url", Text),
+    Column("history", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("finished_at", Float),
+    Index("ix_jobs_status_next_run", "status", "next_run_at"),
+    Index("ix_jobs_created", "created_at"),
+)

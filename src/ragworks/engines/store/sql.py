@@ -1,0 +1,278 @@
+"""The metadata store on SQLAlchemy Core: SQLite (WAL) in the embedded profile."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+
+from ragworks.domain import (
+    Acceptance,
+    Collection,
+    Document,
+    DocumentDraft,
+    DocumentStatus,
+    JobKind,
+)
+from ragworks.engines.queue.sql import insert_job
+from ragworks.engines.store.engine import create_engines
+from ragworks.engines.store.migrate import migrate
+from ragworks.engines.store.rows import document_from_row
+from ragworks.engines.store.schema import chunks, collections, documents
+from ragworks.errors import Conflict, NotFound, NotReady
+
+_IN_FLIGHT = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING, DocumentStatus.READY)
+
+
+class SqlDatabase:
+    """Owns the engines; shared by the metadata store, the chunk store and the job queue."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engines: tuple[Engine, Engine] | None = None
+
+    def start(self) -> None:
+        """Create the engines and migrate the schema to the newest version."""
+        self._engines = create_engines(self.url)
+        migrate(self.writer)
+
+    def close(self) -> None:
+        """Dispose of the connection pools."""
+        if self._engines:
+            for engine in set(self._engines):
+                engine.dispose()
+            self._engines = None
+
+    @property
+    def writer(self) -> Engine:
+        if self._engines is None:
+            raise NotReady("the metadata store is not started")
+        return self._engines[0]
+
+    @property
+    def reader(self) -> Engine:
+        if self._engines is None:
+            raise NotReady("the metadata store is not started")
+        return self._engines[1]
+
+
+class SqlMetadataStore:
+    """Collections and documents (see ``MetadataStore`` for the contract)."""
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self.db = db
+
+    # collections -------------------------------------------------------------------------------
+
+    def create_collection(self, name: str, language: str, description: str) -> Collection:
+        """Create a collection; Conflict if the name is taken."""
+        with self.db.writer.begin() as conn:
+            if conn.execute(select(collections.c.name).where(collections.c.name == name)).first():
+                raise Conflict(f"collection '{name}' already exists")
+            now = time.time()
+            conn.execute(
+                insert(collections).values(
+                    name=name, language=language, description=description, created_at=now
+                )
+            )
+        return Collection(name=name, language=language, description=description, created_at=now)
+
+    def list_collections(self) -> list[Collection]:
+        """All collections with their document and chunk counts."""
+        doc_counts = (
+            select(
+                documents.c.collection,
+                func.count().label("docs"),
+                func.coalesce(func.sum(documents.c.chunk_count), 0).label("chunks"),
+            )
+            .where(documents.c.status != DocumentStatus.DELETED)
+            .group_by(documents.c.collection)
+            .subquery()
+        )
+        query = (
+            select(collections, doc_counts.c.docs, doc_counts.c.chunks)
+            .outerjoin(doc_counts, doc_counts.c.collection == collections.c.name)
+            .order_by(collections.c.name)
+        )
+        with self.db.reader.connect() as conn:
+            return [
+                Collection(
+                    name=r.name,
+                    language=r.language,
+                    description=r.description,
+                    created_at=r.created_at,
+                    document_count=r.docs or 0,
+                    chunk_count=r.chunks or 0,
+                )
+                for r in conn.execute(query)
+            ]
+
+    def get_collection(self, name: str) -> Collection:
+        """One collection; NotFound if missing."""
+        for found in self.list_collections():
+            if found.name == name:
+                return found
+        raise NotFound(f"collection '{name}' does not exist")
+
+    def delete_collection(self, name: str) -> None:
+        """Remove the collection, its documents and chunk records (the caller drops its index)."""
+        with self.db.writer.begin() as conn:
+            deleted = conn.execute(delete(collections).where(collections.c.name == name)).rowcount
+            if not deleted:
+                raise NotFound(f"collection '{name}' does not exist")
+            conn.execute(delete(documents).where(documents.c.collection == name))
+            conn.execute(delete(chunks).where(chunks.c.collection == name))
+
+    # documents ---------------------------------------------------------------------------------
+
+    def accept_document(self, draft: DocumentDraft, payload: dict[str, Any], max_attempts: int) -> Acceptance:
+        """Record a new document or version and enqueue its ingest job in the same transaction."""
+        now = time.time()
+        with self.db.writer.begin() as conn:
+            self._require_collection(conn, draft.collection)
+            row = conn.execute(
+                select(documents).where(
+                    documents.c.collection == draft.collection, documents.c.id == draft.id
+                )
+            ).first()
+            existing = document_from_row(row) if row else None
+            if existing and existing.content_hash == draft.content_hash and existing.status in _IN_FLIGHT:
+                return self._same_content(conn, existing, draft, now)
+            version = existing.version + 1 if existing else 1
+            job_id = insert_job(
+                conn,
+                kind=JobKind.INGEST,
+                payload={**payload, "version": version},
+                collection=draft.collection,
+                document_id=draft.id,
+                max_attempts=max_attempts,
+            )
+            values = {
+                "title": draft.title,
+                "metadata": draft.metadata,
+                "content_hash": draft.content_hash,
+                "version": version,
+                "status": DocumentStatus.QUEUED,
+                "source": draft.source,
+                "mime": draft.mime,
+                "size_bytes": draft.size_bytes,
+                "error_code": None,
+                "error_message": None,
+                "job_id": job_id,
+                "updated_at": now,
+            }
+            if existing:
+                conn.execute(self._where(update(documents), draft.collection, draft.id).values(**values))
+            else:
+                conn.execute(
+                    insert(documents).values(
+                        collection=draft.collection, id=draft.id, created_at=now, chunk_count=0, **values
+                    )
+                )
+            document = self._get(conn, draft.collection, draft.id)
+        return Acceptance(document=document, outcome="updated" if existing else "created", job_id=job_id)
+
+    def _same_content(
+        self, conn: Connection, existing: Document, draft: DocumentDraft, now: float
+    ) -> Acceptance:
+        if existing.metadata == draft.metadata and (draft.title is None or draft.title == existing.title):
+            return Acceptance(document=existing, outcome="unchanged", job_id=existing.job_id)
+        # metadata lives only here (filters read it from SQL), so no re-indexing is needed
+        conn.execute(
+            self._where(update(documents), existing.collection, existing.id).values(
+                metadata=draft.metadata, title=draft.title or existing.title, updated_at=now
+            )
+        )
+        document = self._get(conn, existing.collection, existing.id)
+        return Acceptance(document=document, outcome="metadata_updated", job_id=existing.job_id)
+
+    def get_document(self, collection: str, document_id: str) -> Document:
+        """One document (deleted ones too, until purged); NotFound if missing."""
+        with self.db.reader.connect() as conn:
+            self._require_collection(conn, collection)
+            return self._get(conn, collection, document_id)
+
+    def list_documents(
+        self,
+        collection: str,
+        *,
+        status: str | None = None,
+        limit: int = 50,
+        after: tuple[float, str] | None = None,
+    ) -> list[Document]:
+        """Documents newest first, keyset-paginated on (updated_at, id)."""
+        query = select(documents).where(documents.c.collection == collection)
+        if status:
+            query = query.where(documents.c.status == status)
+        if after:
+            updated_at, doc_id = after
+            query = query.where(
+                (documents.c.updated_at < updated_at)
+                | ((documents.c.updated_at == updated_at) & (documents.c.id < doc_id))
+            )
+        query = query.order_by(documents.c.updated_at.desc(), documents.c.id.desc()).limit(limit)
+        with self.db.reader.connect() as conn:
+            self._require_collection(conn, collection)
+            return [document_from_row(r) for r in conn.execute(query)]
+
+    def set_document_status(
+        self,
+        collection: str,
+        document_id: str,
+        version: int,
+        status: DocumentStatus,
+        error: tuple[str, str] | None = None,
+    ) -> None:
+        """Set the status of the latest version (no-op when ``version`` was superseded)."""
+        code, message = error or (None, None)
+        with self.db.writer.begin() as conn:
+            conn.execute(
+                self._where(update(documents), collection, document_id)
+                .where(documents.c.version == version, documents.c.status != DocumentStatus.DELETED)
+                .values(status=status, error_code=code, error_message=message, updated_at=time.time())
+            )
+
+    def request_delete(self, collection: str, document_id: str, max_attempts: int) -> str:
+        """Hide the document from searches at once and enqueue the job that purges it."""
+        with self.db.writer.begin() as conn:
+            document = self._get(conn, collection, document_id)
+            if document.status == DocumentStatus.DELETED:
+                return document.job_id or ""
+            job_id = insert_job(
+                conn,
+                kind=JobKind.DELETE,
+                payload={},
+                collection=collection,
+                document_id=document_id,
+                max_attempts=max_attempts,
+            )
+            conn.execute(
+                self._where(update(documents), collection, document_id).values(
+                    status=DocumentStatus.DELETED, job_id=job_id, updated_at=time.time()
+                )
+            )
+        return job_id
+
+    # helpers -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _where(statement: Any, collection: str, document_id: str) -> Any:
+        return statement.where(documents.c.collection == collection, documents.c.id == document_id)
+
+    def _get(self, conn: Connection, collection: str, document_id: str) -> Document:
+        row = conn.execute(self._where(select(documents), collection, document_id)).first()
+        if row is None:
+            raise NotFound(f"document '{document_id}' not found in collection '{collection}'")
+        return document_from_row(row)
+
+    @staticmethod
+    def _require_collection(conn: Connection, name: str) -> None:
+        if not conn.execute(select(collections.c.name).where(collections.c.name == name)).first():
+            raise NotFound(f"collection '{name}' does not exist")
+
+
+def chunked(values: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+    """Split ``values`` into slices small enough for an SQL IN list."""
+    return [values[i : i + size] for i in range(0, len(values), size)]

@@ -1,0 +1,61 @@
+"""One error base for the whole platform, carrying its HTTP status and a stable code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class RagworksError(Exception):
+    """Base of every expected error; rendered as ``{"error": {code, message, details}}``."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+
+    def __init__(self, message: str, *, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON error body."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class BadRequest(RagworksError):
+    status_code = 400
+    code = "bad_request"
+
+
+class NotFound(RagworksError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(RagworksError):
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(RagworksError):
+    status_code = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(RagworksError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class UnprocessableDocument(RagworksError):
+    """A document that was accepted but cannot be turned into text (corrupt, encrypted, too big inside)."""
+
+    status_code = 422
+    code = "unprocessable_document"
+
+
+class NotReady(RagworksError):
+    status_code = 503
+    code = "not_ready"

@@ -1,0 +1,55 @@
+"""Document parsers: detect the format of an upload by content and turn it into text blocks.
+
+``parse_document`` runs in the calling process; ``IsolatedParser`` runs it in worker processes with a
+time limit, which is how untrusted uploads should be parsed.
+"""
+
+from __future__ import annotations
+
+from ragworks.errors import RagworksError
+from ragworks.ingest.parsers.base import (
+    Block,
+    CorruptDocument,
+    DocumentTooComplex,
+    EmptyDocument,
+    EncryptedDocument,
+    ParsedDocument,
+    ParseLimits,
+    Parser,
+)
+from ragworks.ingest.parsers.detect import DocumentFormat, detect_format
+from ragworks.ingest.parsers.isolation import IsolatedParser
+from ragworks.ingest.parsers.registry import PARSERS, parser_for
+
+
+def parse_document(data: bytes, filename: str | None, limits: ParseLimits) -> ParsedDocument:
+    """Detect the format of ``data`` and parse it; every failure is a RagworksError subclass."""
+    try:
+        document = parser_for(detect_format(data, filename)).parse(data, limits)
+    except RagworksError:
+        raise
+    except RecursionError as exc:  # deeply nested XML/HTML/JSON
+        raise DocumentTooComplex("the document is nested too deeply to parse") from exc
+    except Exception as exc:
+        # Libraries raise their own exception types for damaged files; callers only see ours.
+        raise CorruptDocument(f"{type(exc).__name__}: {exc}") from exc
+    if not document.blocks:
+        raise EmptyDocument(f"no text could be extracted from the {document.format} document")
+    return document
+
+
+__all__ = [
+    "PARSERS",
+    "Block",
+    "CorruptDocument",
+    "DocumentFormat",
+    "DocumentTooComplex",
+    "EmptyDocument",
+    "EncryptedDocument",
+    "IsolatedParser",
+    "ParseLimits",
+    "ParsedDocument",
+    "Parser",
+    "detect_format",
+    "parse_document",
+]

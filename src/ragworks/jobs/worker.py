@@ -1,0 +1,171 @@
+"""In-process job workers: lease batches, run handlers, heartbeat leases, retry or dead-letter."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import anyio
+
+from ragworks.config import JobSettings
+from ragworks.domain import Job, JobStatus
+from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.jobs.retry import backoff_delay, is_permanent
+from ragworks.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+JobResults = dict[str, dict[str, object] | Exception]
+Handler = Callable[[list[Job], "JobContext"], Awaitable[JobResults]]
+FinishedHook = Callable[[Job, JobStatus, Exception | None], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Lane:
+    """A loop that leases up to ``batch`` jobs of ``kinds`` at a time."""
+
+    name: str
+    kinds: tuple[str, ...]
+    batch: int = 1
+
+
+@dataclass(slots=True)
+class JobContext:
+    """What a handler may use while it runs: progress reporting for the jobs it holds."""
+
+    queue: SqlJobQueue
+    owner: str
+
+    async def progress(self, job_ids: Sequence[str], value: float, stage: str) -> None:
+        """Record progress of held jobs."""
+        await anyio.to_thread.run_sync(self.queue.progress, self.owner, list(job_ids), value, stage)
+
+    def progress_sync(self, job_ids: Sequence[str], value: float, stage: str) -> None:
+        """Record progress from a worker thread."""
+        self.queue.progress(self.owner, list(job_ids), value, stage)
+
+
+class Worker:
+    """Runs jobs inside the server process. Leases make every accepted job finish even after a crash."""
+
+    def __init__(
+        self,
+        queue: SqlJobQueue,
+        handlers: dict[str, Handler],
+        lanes: Sequence[Lane],
+        settings: JobSettings,
+        metrics: Metrics,
+        on_finished: FinishedHook | None = None,
+    ) -> None:
+        self.queue = queue
+        self.handlers = handlers
+        self.lanes = lanes
+        self.settings = settings
+        self.metrics = metrics
+        self.on_finished = on_finished
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self._wake = {lane.name: asyncio.Event() for lane in lanes}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, *, reclaim_all: bool) -> None:
+        """Start the lanes; with ``reclaim_all`` (one process owns the data dir) jobs left running by a
+        previous process are taken back at once instead of after their lease expires."""
+        if reclaim_all:
+            released = await anyio.to_thread.run_sync(self.queue.release, "")
+            if released:
+                log.info("re-queued jobs left running by a previous process", extra={"jobs": released})
+        self._tasks = [asyncio.create_task(self._run_lane(lane), name=lane.name) for lane in self.lanes]
+
+    async def stop(self) -> None:
+        """Stop leasing; jobs in flight keep their lease and are resumed by the next start."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+
+    def notify(self) -> None:
+        """Wake idle lanes: new jobs were enqueued."""
+        for event in self._wake.values():
+            event.set()
+
+    async def _run_lane(self, lane: Lane) -> None:
+        wake = self._wake[lane.name]
+        while True:
+            try:
+                jobs = await anyio.to_thread.run_sync(
+                    self.queue.lease, self.owner, lane.kinds, lane.batch, self.settings.lease_s
+                )
+            except Exception:
+                log.exception("leasing jobs failed; retrying")
+                jobs = []
+            if not jobs:
+                wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.settings.poll_interval_s)
+                continue
+            await self._run_batch(jobs)
+
+    async def _run_batch(self, jobs: list[Job]) -> None:
+        by_kind: dict[str, list[Job]] = {}
+        for job in jobs:
+            by_kind.setdefault(job.kind, []).append(job)
+        heartbeat = asyncio.create_task(self._heartbeat([j.id for j in jobs]))
+        try:
+            for kind, group in by_kind.items():
+                handler = self.handlers.get(kind)
+                results: JobResults
+                if handler is None:
+                    results = {j.id: LookupError(f"no handler for job kind '{kind}'") for j in group}
+                else:
+                    try:
+                        results = await handler(group, JobContext(self.queue, self.owner))
+                    except Exception as exc:  # a handler crash fails its jobs, never the lane
+                        log.exception("job handler failed", extra={"kind": kind})
+                        results = {j.id: exc for j in group}
+                for job in group:
+                    outcome = results.get(job.id) or RuntimeError("the handler returned no result")
+                    await self._finish(job, outcome)
+        finally:
+            heartbeat.cancel()
+
+    async def _heartbeat(self, job_ids: list[str]) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            with contextlib.suppress(Exception):
+                await anyio.to_thread.run_sync(
+                    self.queue.heartbeat, self.owner, job_ids, self.settings.lease_s
+                )
+
+    async def _finish(self, job: Job, outcome: dict[str, object] | Exception) -> None:
+        error = outcome if isinstance(outcome, Exception) else None
+        if error is None:
+            assert not isinstance(outcome, Exception)
+            held = await anyio.to_thread.run_sync(self.queue.complete, self.owner, job.id, outcome)
+            status = JobStatus.SUCCEEDED if held else JobStatus.CANCELLED
+        else:
+            retry_at = None
+            if not is_permanent(error) and job.attempts < job.max_attempts:
+                delay = backoff_delay(job.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s)
+                retry_at = time.time() + delay
+            message = str(error) or type(error).__name__
+            code = getattr(error, "code", type(error).__name__)
+            status = await anyio.to_thread.run_sync(self.queue.fail, self.owner, job, code, message, retry_at)
+            log.warning(
+                "job attempt failed",
+                extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "status": str(status)},
+            )
+        self.metrics.observe_job(job.kind, str(status))
+        if self.on_finished is not None:
+            try:
+                await self.on_finished(job, status, error)
+            except Exception:
+                log.exception("job finish hook failed", extra={"job_id": job.id})

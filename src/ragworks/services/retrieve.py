@@ -1,0 +1,142 @@
+"""The retrieve service: hybrid BM25 + vector search over one or more collections."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+
+from ragworks.config import SearchSettings
+from ragworks.domain import ChunkRecord, Document, FieldFilter
+from ragworks.engines.embed.base import Embedder
+from ragworks.engines.index.base import Hit, SearchIndex
+from ragworks.engines.store.sql import SqlMetadataStore
+from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.ingest.analysis import Analyzer
+from ragworks.services.fusion import minmax_fusion, rrf_fusion
+from ragworks.services.highlight import highlight
+from ragworks.services.retrieve_models import RetrieveHit, RetrieveInput, RetrieveOutput, SortSpec
+
+
+def parse_filters(raw: dict[str, Any] | None) -> list[FieldFilter]:
+    """Filters from the request shape: value = eq, list = in, {op: value} = operators."""
+    result: list[FieldFilter] = []
+    for name, condition in (raw or {}).items():
+        if isinstance(condition, dict):
+            result.extend(FieldFilter(name, op, value) for op, value in condition.items())
+        elif isinstance(condition, list):
+            result.append(FieldFilter(name, "in", condition))
+        else:
+            result.append(FieldFilter(name, "eq", condition))
+    return result
+
+
+@dataclass(slots=True)
+class Retriever:
+    """Runs retrieval; blocking work goes to a thread so the event loop stays free."""
+
+    store: SqlMetadataStore
+    chunk_store: SqlChunkStore
+    index: SearchIndex
+    analyzer: Analyzer
+    embedder: Embedder
+    settings: SearchSettings
+
+    async def run(self, request: RetrieveInput) -> RetrieveOutput:
+        """Answer one retrieve request."""
+        return await anyio.to_thread.run_sync(self.retrieve, request)
+
+    def retrieve(self, request: RetrieveInput) -> RetrieveOutput:
+        """Synchronous retrieval (also used in-process by the CLI and the evaluator)."""
+        started = time.perf_counter()
+        for name in request.collections:
+            self.store.get_collection(name)  # NotFound before any work
+        filters = parse_filters(request.filters)
+        language = self.analyzer.language_of(request.query)
+        weight = self._vector_weight(request.mode, language)
+        need = request.offset + request.top_k
+        pool = max(self.settings.candidates, need)
+        tokens = self.analyzer.tokens(request.query) if weight < 1.0 else []
+        vector = self.embedder.embed([request.query])[0] if weight > 0.0 else None
+        keyword_hits: list[Hit] = []
+        vector_hits: list[Hit] = []
+        for name in request.collections:
+            allowed = self.chunk_store.served_keys(name, filters) if filters else None
+            if tokens:
+                keyword_hits += self.index.keyword_search(name, tokens, pool, allowed)
+            if vector is not None:
+                vector_hits += self.index.vector_search(name, vector, pool, allowed)
+        fused = self._fuse(keyword_hits, vector_hits, weight)
+        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[: max(pool, need)]
+        found = self.chunk_store.lookup([key for key, _ in ranked])
+        hits = [(found[key], score) for key, score in ranked if key in found]
+        if request.sort and request.sort.by != "score":
+            hits = _sort_by_metadata(hits, request.sort)
+        page = hits[request.offset : need]
+        results = [
+            self._hit(chunk, document, score, tokens, request.highlight) for (chunk, document), score in page
+        ]
+        took = (time.perf_counter() - started) * 1000
+        return RetrieveOutput(
+            results=results,
+            took_ms=round(took, 3),
+            mode=request.mode,
+            query_language=language,
+            vector_weight=weight,
+        )
+
+    def _vector_weight(self, mode: str, language: str) -> float:
+        if mode == "keyword":
+            return 0.0
+        if mode == "vector":
+            return 1.0
+        # a dense model that does not understand the query's language only adds noise
+        return self.settings.vector_weight if language in self.embedder.languages else 0.0
+
+    def _fuse(self, keyword: list[Hit], vector: list[Hit], weight: float) -> dict[int, float]:
+        if weight >= 1.0:
+            return {h.key: h.score for h in vector}
+        if weight <= 0.0:
+            return {h.key: h.score for h in keyword}
+        if self.settings.fusion == "rrf":
+            return rrf_fusion(keyword, vector, weight, self.settings.rrf_k)
+        return minmax_fusion(keyword, vector, weight)
+
+    def _hit(
+        self, chunk: ChunkRecord, document: Document, score: float, tokens: Sequence[str], mark: bool
+    ) -> RetrieveHit:
+        return RetrieveHit(
+            chunk_id=str(chunk.key),
+            document_id=chunk.document_id,
+            collection=chunk.collection,
+            text=chunk.text,
+            score=round(float(score), 6),
+            title=document.title,
+            metadata=document.metadata,
+            page=chunk.page,
+            start=chunk.start,
+            end=chunk.end,
+            source=document.source,
+            highlights=highlight(chunk.text, set(tokens), self.analyzer) if mark and tokens else None,
+        )
+
+
+def _sort_by_metadata(
+    hits: list[tuple[tuple[ChunkRecord, Document], float]], sort: SortSpec
+) -> list[tuple[tuple[ChunkRecord, Document], float]]:
+    """Order by a metadata field; documents without the field come last, ties keep relevance order."""
+    present = [h for h in hits if h[0][1].metadata.get(sort.by) is not None]
+    missing = [h for h in hits if h[0][1].metadata.get(sort.by) is None]
+    present.sort(key=lambda h: _sort_key(h[0][1].metadata[sort.by]), reverse=sort.order == "desc")
+    return present + missing
+
+
+def _sort_key(value: Any) -> tuple[int, Any]:
+    # numbers before strings so mixed types never raise
+    return (0, value) if isinstance(value, int | float) and not isinstance(value, bool) else (1, str(value))
+
+
+__all__ = ["Retriever", "parse_filters"]
