@@ -56,7 +56,7 @@ def rank_documents(
         collections=[collection],
         top_k=depth * 3,
         mode=mode,
-        highlight=False,  # type: ignore[arg-type]
+        highlight=False,
     )
     output = container.retriever.retrieve(request)
     ranking: list[str] = []

@@ -66,6 +66,17 @@ def test_timeout_is_document_too_complex_and_pool_recovers() -> None:
         assert pool.parse(b"still working", None).text == "still working"
 
 
+def test_worker_out_of_memory_is_corrupt_and_pool_recovers() -> None:
+    # 320 MiB of address space fits the worker's imports but not a 120 MB UTF-16 file decoded to text.
+    limits = ParseLimits(timeout_s=60, max_text_chars=10**9)
+    huge = ("가나다라 " * 12_000_000).encode("utf-16")
+    with IsolatedParser(limits, max_memory_bytes=320 << 20) as pool:
+        assert pool.parse(b"fits in memory", None).text == "fits in memory"
+        with pytest.raises(CorruptDocument):
+            pool.parse(huge, "huge.txt")
+        assert pool.parse(b"next file", None).text == "next file"
+
+
 def test_parse_before_start_is_not_ready() -> None:
     with pytest.raises(NotReady):
         IsolatedParser().parse(b"text", None)

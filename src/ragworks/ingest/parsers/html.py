@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 # lxml ships no type information and pyproject's list of untyped modules does not name it yet.
-import lxml.html  # type: ignore[import-untyped]
+import lxml.html
 import trafilatura
 from lxml import etree
 

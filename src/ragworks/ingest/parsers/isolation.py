@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from concurrent.futures import TimeoutError as FutureTimeoutError
+from concurrent.futures.process import BrokenProcessPool
 from types import TracebackType
 from typing import Literal
 
@@ -70,6 +71,15 @@ class IsolatedParser:
                     context=multiprocessing.get_context(self._start_method),
                 )
 
+    def _replace_pool(self, broken: ProcessPool) -> None:
+        with self._lock:
+            if self._pool is not broken:
+                return  # another thread already replaced it
+            self._pool = None
+        broken.stop()  # type: ignore[no-untyped-call]  # pebble leaves this method unannotated
+        broken.join()
+        self.start()
+
     def close(self) -> None:
         """Stop the workers, abandoning any file still being parsed."""
         with self._lock:
@@ -102,6 +112,11 @@ class IsolatedParser:
             raise DocumentTooComplex(
                 f"parsing took longer than {timeout:g} s", details={"timeout_s": timeout}
             ) from exc
+        except BrokenProcessPool as exc:
+            # Workers die before taking any task (e.g. they cannot import the parsers): a server fault,
+            # not the file's. A fresh pool is made so the next call can try again.
+            self._replace_pool(pool)
+            raise RagworksError("the document parser workers failed to start") from exc
         except ProcessExpired as exc:
             raise CorruptDocument(
                 f"the parser process crashed on this file (exit code {exc.exitcode})",

@@ -34,6 +34,8 @@ def _add_record(blocks: BlockCollector, record: dict[str, Any]) -> None:
 
 def _as_records(value: Any, where: str) -> list[dict[str, Any]]:
     """Normalize a top-level JSON value to a list of records (strings become {"text": ...})."""
+    if not isinstance(value, list | dict | str):
+        raise CorruptDocument(f"{where} is a JSON {type(value).__name__}, expected an object or an array")
     items = value if isinstance(value, list) else [value]
     records: list[dict[str, Any]] = []
     for index, item in enumerate(items):
@@ -43,7 +45,7 @@ def _as_records(value: Any, where: str) -> list[dict[str, Any]]:
             records.append({"text": item})
         else:
             raise CorruptDocument(
-                f"{where} item {index + 1} is a {type(item).__name__}, expected an object or a string"
+                f"{where}: item {index + 1} is a JSON {type(item).__name__}, expected an object or a string"
             )
     return records
 
@@ -72,7 +74,7 @@ class JsonParser:
 
     def _parse_json(self, text: str) -> list[dict[str, Any]]:
         try:
-            return _as_records(json.loads(text), "array")
+            return _as_records(json.loads(text), "the document")
         except json.JSONDecodeError as exc:
             if exc.msg == "Extra data":  # several documents one per line: JSON Lines named .json
                 return _parse_lines(text)

@@ -1,0 +1,5 @@
+"""``python -m ragworks`` runs the command line."""
+
+from ragworks.cli.main import app
+
+app()

@@ -1,0 +1,95 @@
+"""JSON documents: versions, dedupe, deletes, filters, sorting and pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from helpers.api import retrieve, wait_for_job
+
+
+def _add(client: TestClient, collection: str, docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    response = client.post(f"/v1/collections/{collection}/documents", json={"documents": docs})
+    assert response.status_code == 202, response.text
+    accepted: list[dict[str, Any]] = response.json()["documents"]
+    for doc in accepted:
+        if doc["status"] == "queued":
+            assert wait_for_job(client, doc["job_id"])["status"] == "succeeded"
+    return accepted
+
+
+def test_same_content_again_does_no_work(client: TestClient, collection: str) -> None:
+    doc = {"id": "a", "text": "Photosynthesis converts light into chemical energy."}
+    first = _add(client, collection, [doc])[0]
+    again = _add(client, collection, [doc])[0]
+    assert again["status"] == "unchanged"
+    assert again["job_id"] == first["job_id"]
+    assert client.get(f"/v1/collections/{collection}/documents/a").json()["version"] == 1
+
+
+def test_changed_content_swaps_the_version(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "v", "text": "The quarterly report mentions zebras."}])
+    _add(client, collection, [{"id": "v", "text": "The quarterly report mentions giraffes."}])
+    document = client.get(f"/v1/collections/{collection}/documents/v").json()
+    assert (document["version"], document["active_version"], document["status"]) == (2, 2, "ready")
+    assert retrieve(client, collection, "giraffes", mode="keyword")["results"]
+    assert retrieve(client, collection, "zebras", mode="keyword")["results"] == []
+
+
+def test_metadata_change_needs_no_reindex(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "m", "text": "Tides follow the moon.", "metadata": {"year": 2020}}])
+    again = _add(
+        client, collection, [{"id": "m", "text": "Tides follow the moon.", "metadata": {"year": 2024}}]
+    )
+    assert again[0]["status"] == "metadata_updated"
+    hits = retrieve(client, collection, "moon tides", filters={"year": 2024})["results"]
+    assert [h["document_id"] for h in hits] == ["m"]
+
+
+def test_delete_removes_from_both_legs(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "gone", "text": "Volcanic eruptions release sulfur dioxide."}])
+    response = client.delete(f"/v1/collections/{collection}/documents/gone")
+    assert response.status_code == 202
+    assert retrieve(client, collection, "volcanic sulfur", mode="keyword")["results"] == []
+    assert retrieve(client, collection, "volcanic sulfur", mode="vector")["results"] == []
+    wait_for_job(client, response.json()["job_id"])
+    assert client.get(f"/v1/collections/{collection}/documents/gone").status_code == 404
+
+
+def test_filters_sort_and_offset(client: TestClient, collection: str) -> None:
+    docs = [
+        {
+            "id": f"d{i}",
+            "text": f"Solar panel efficiency study number {i}.",
+            "metadata": {"year": 2018 + i, "kind": k},
+        }
+        for i, k in enumerate(["paper", "blog", "paper", "paper", "blog"])
+    ]
+    _add(client, collection, docs)
+    papers = retrieve(client, collection, "solar panel efficiency", filters={"kind": "paper"}, top_k=10)[
+        "results"
+    ]
+    assert {h["document_id"] for h in papers} == {"d0", "d2", "d3"}
+    recent = retrieve(client, collection, "solar panel", filters={"year": {"gte": 2021}}, top_k=10)["results"]
+    assert {h["document_id"] for h in recent} == {"d3", "d4"}
+    newest = retrieve(client, collection, "solar panel", sort={"by": "year", "order": "desc"}, top_k=10)[
+        "results"
+    ]
+    assert [h["document_id"] for h in newest] == ["d4", "d3", "d2", "d1", "d0"]
+    second_page = retrieve(
+        client, collection, "solar panel", sort={"by": "year", "order": "desc"}, top_k=2, offset=2
+    )["results"]
+    assert [h["document_id"] for h in second_page] == ["d2", "d1"]
+
+
+def test_highlights_mark_matched_terms(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "h", "text": "Running shoes reduce injuries for runners."}])
+    hit = retrieve(client, collection, "running", mode="keyword")["results"][0]
+    assert "<em>Running</em>" in hit["highlights"][0]
+
+
+def test_empty_text_is_a_bad_request(client: TestClient, collection: str) -> None:
+    response = client.post(f"/v1/collections/{collection}/documents", json={"text": "   "})
+    assert response.status_code in (400, 422)
+    assert "error" in response.json()
