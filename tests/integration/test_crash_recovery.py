@@ -17,7 +17,20 @@ import pytest
 
 pytestmark = pytest.mark.integration
 
-WORDS = ["river", "stone", "forest", "cloud", "engine", "signal", "harbor", "lantern", "meadow", "copper", "canyon", "orbit"]
+WORDS = [
+    "river",
+    "stone",
+    "forest",
+    "cloud",
+    "engine",
+    "signal",
+    "harbor",
+    "lantern",
+    "meadow",
+    "copper",
+    "canyon",
+    "orbit",
+]
 
 
 def _free_port() -> int:
@@ -34,6 +47,7 @@ class Server:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
 
     def start(self) -> None:
         command = [
@@ -47,8 +61,8 @@ class Server:
             str(self.data_dir),
         ]
         env = os.environ | {"RAGWORKS_JOBS__POLL_INTERVAL_S": "0.2", "RAGWORKS_LOG_LEVEL": "WARNING"}
-        log = (self.data_dir.parent / f"server-{self.port}.log").open("ab")
-        self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             assert self.process.poll() is None, "the server exited during start-up"

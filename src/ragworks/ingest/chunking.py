@@ -1,6 +1,7 @@
 """Structure-aware chunking: whole blocks packed under a token budget, split only where they must be.
 
-Chunks never run across a heading (unless the whole document fits in one chunk); an oversized
+Chunks never run across a heading (unless the whole document fits in one chunk) nor across a page
+break (so a chunk's page is the page it is on, which citations rely on); an oversized
 block is split at sentence ends (rows for tables and code), an oversized sentence at spaces.
 Consecutive chunks of one section share about ``overlap_tokens`` of trailing sentences.
 Every chunk's text is exactly ``doc.text[start:end]``.
@@ -32,43 +33,12 @@ _SENTENCE_END = re.compile(
 _CHARS_PER_TOKEN = 4
 _LINE_END = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
-# Words whose trailing period is not a sentence end.
-_ABBREVIATIONS = frozenset(
-    [
-        "mr",
-        "mrs",
-        "ms",
-        "dr",
-        "prof",
-        "sr",
-        "jr",
-        "st",
-        "vs",
-        "fig",
-        "figs",
-        "eq",
-        "eqs",
-        "al",
-        "approx",
-        "ca",
-        "cf",
-        "no",
-        "nos",
-        "vol",
-        "pp",
-        "p",
-        "ref",
-        "refs",
-        "inc",
-        "ltd",
-        "co",
-        "corp",
-        "dept",
-        "univ",
-        "e.g",
-        "i.e",
-    ]
-)
+# Words whose trailing period is not a sentence end ("etc." is left out: it usually ends one).
+_ABBREVIATION_WORDS = """
+mr mrs ms dr prof sr jr st vs fig figs eq eqs al approx ca cf no nos vol pp p ref refs
+inc ltd co corp dept univ e.g i.e
+"""
+_ABBREVIATIONS = frozenset(_ABBREVIATION_WORDS.split())
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +59,7 @@ class Chunker:
     def __init__(
         self, count_tokens: Callable[[str], int], max_tokens: int = 256, overlap_tokens: int = 32
     ) -> None:
-        """Keep the token counter and the budget; overlap must stay below half the budget."""
+        """Keep the token counter and the budget; the overlap may be at most half the budget."""
         if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens // 2 + 1:
             raise ValueError("need max_tokens >= 1 and 0 <= overlap_tokens <= max_tokens / 2")
         self._count = count_tokens
@@ -106,7 +76,7 @@ class Chunker:
         for i, block in enumerate(blocks):
             stripped = block.text.strip()
             if stripped:
-                start = offset + block.text.index(stripped[0])
+                start = offset + len(block.text) - len(block.text.lstrip())
                 end = start + len(stripped)
                 unit = _Unit(start, end, 0, i, True, block.kind == "heading")
                 if len(stripped) > _CHARS_PER_TOKEN * self._max:
@@ -120,7 +90,8 @@ class Chunker:
         if not units:
             return []
         headings = _nearest_headings(blocks)
-        if sum(u.tokens for u in units) <= self._max:
+        pages = {blocks[u.block].page for u in units} - {None}
+        if sum(u.tokens for u in units) <= self._max and len(pages) <= 1:
             groups = [units]
         else:
             groups = list(self._pack(text, blocks, units, pieces))
@@ -133,8 +104,9 @@ class Chunker:
         used = 0
         for unit in blocks_units:
             has_content = any(not u.heading for u in cur)
-            if unit.heading and has_content:
-                yield cur  # a heading always starts a new chunk, without overlap
+            new_page = bool(cur) and _page_break(blocks[cur[-1].block], blocks[unit.block])
+            if (unit.heading and has_content) or new_page:
+                yield cur  # a heading or a new page always starts a new chunk, without overlap
                 cur, used, has_content = [], 0, False
             if used + unit.tokens <= self._max:
                 cur.append(unit)
@@ -214,7 +186,9 @@ class Chunker:
                     return tail  # never repeat a whole chunk
                 n = unit.tokens if len(spans) == 1 else self._count(text[start:end])
                 if used + n > budget:
-                    return tail or self._word_tail(text, start, end, budget, unit.block)
+                    if tail or budget * 2 < self._overlap:
+                        return tail  # a few words squeezed in front of a big block only add noise
+                    return self._word_tail(text, start, end, budget, unit.block)
                 tail.insert(0, _Unit(start, end, n, unit.block, False))
                 used += n
         return tail
@@ -276,6 +250,11 @@ def _is_abbreviation(text: str, dot: int, start: int, end: int) -> bool:
         nxt += 1
     # "et al. reported", "approx. five": a lower-case Latin word next means the sentence goes on.
     return nxt < end and text[nxt].isascii() and text[nxt].islower()
+
+
+def _page_break(before: Block, after: Block) -> bool:
+    """Whether two blocks lie on different known pages."""
+    return before.page is not None and after.page is not None and before.page != after.page
 
 
 def _nearest_headings(blocks: list[Block]) -> list[str | None]:

@@ -81,15 +81,15 @@ async def add_documents(name: str, request: Request, intake: IntakeDep) -> JSONR
 
 
 async def _read_form(request: Request) -> tuple[list[Upload], dict[str, Any]]:
-    form = await request.form(max_files=1000)
-    uploads = []
-    for item in form.getlist("files"):
-        if not isinstance(item, UploadFile):
-            raise BadRequest("'files' must be file parts")
-        uploads.append(Upload(filename=item.filename, data=await item.read()))
+    async with request.form(max_files=1000) as form:  # closes the spooled temporary files
+        uploads = []
+        for item in form.getlist("files"):
+            if not isinstance(item, UploadFile):
+                raise BadRequest("'files' must be file parts")
+            uploads.append(Upload(filename=item.filename, data=await item.read()))
+        raw = form.get("metadata")
     if not uploads:
         raise BadRequest("no files: send one or more parts named 'files'")
-    raw = form.get("metadata")
     metadata: Any = {}
     if isinstance(raw, str) and raw.strip():
         try:

@@ -41,6 +41,9 @@ class MiniLMEmbedder:
         import torch
         from sentence_transformers import SentenceTransformer
         from tokenizers import Tokenizer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # no tqdm bars in JSON logs
 
         if self.threads:
             torch.set_num_threads(self.threads)
