@@ -26,6 +26,9 @@ class IngestSettings(BaseModel):
 
 class JobSettings(BaseModel):
     ingest_batch: int = Field(32, description="Ingest jobs processed together (one embedding batch).")
+    ingest_lanes: int = Field(
+        2, ge=1, le=8, description="Ingest batches in flight; two let one batch embed while another indexes."
+    )
     max_attempts: int = 4
     backoff_base_s: float = 2.0
     backoff_max_s: float = 300.0

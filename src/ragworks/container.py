@@ -162,10 +162,11 @@ class Container:
             blobs=self.blobs,
             pipeline=pipeline,
         )
+        jobs = self.settings.jobs
         lanes = [
-            Lane("ingest", (JobKind.INGEST,), batch=self.settings.jobs.ingest_batch),
-            Lane("maintenance", (JobKind.DELETE,), batch=8),
+            Lane(f"ingest-{n}", (JobKind.INGEST,), batch=jobs.ingest_batch) for n in range(jobs.ingest_lanes)
         ]
+        lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
         return Worker(
             self.queue, documents.handlers(), lanes, self.settings.jobs, self.metrics, documents.on_finished
         )

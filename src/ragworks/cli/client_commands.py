@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -20,16 +22,33 @@ _FINISHED = {"succeeded", "dead", "cancelled"}
 _SKIP_NAMES = {".DS_Store", "Thumbs.db"}
 
 
-def _files(paths: list[Path]) -> list[Path]:
-    found: list[Path] = []
+def _files(paths: list[Path]) -> list[tuple[Path, str]]:
+    """Files to upload with their document names: relative to the folder's parent, or the file name."""
+    found: list[tuple[Path, str]] = []
     for path in paths:
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.is_file() and p.name not in _SKIP_NAMES)
+            base = path.resolve().parent
+            found += [
+                (p, str(p.resolve().relative_to(base)))
+                for p in sorted(path.rglob("*"))
+                if p.is_file() and p.name not in _SKIP_NAMES
+            ]
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.name))
         else:
             raise typer.BadParameter(f"{path} does not exist")
     return found
+
+
+@contextmanager
+def _client(url: str, timeout: float) -> Iterator[httpx.Client]:
+    """An HTTP client for the server at ``url``; a connection failure is a clear error, not a traceback."""
+    try:
+        with httpx.Client(base_url=url, timeout=timeout) as client:
+            yield client
+    except httpx.TransportError as exc:
+        console.print(f"[red]cannot reach the server at {url}[/red] ({exc}); is `ragworks serve` running?")
+        raise typer.Exit(1) from None
 
 
 def _check(response: httpx.Response) -> Any:
@@ -57,14 +76,13 @@ def ingest(
     if not files:
         console.print("no files found")
         raise typer.Exit(1)
-    with httpx.Client(base_url=url, timeout=300) as client:
+    with _client(url, 300) as client:
         if client.get(f"/v1/collections/{collection}").status_code == 404:
             _check(client.post("/v1/collections", json={"name": collection}))
         accepted: list[dict[str, Any]] = []
         with _bar() as bar:
             task = bar.add_task("uploading", total=len(files))
-            for path in files:
-                name = str(path.relative_to(path.anchor) if path.is_absolute() else path)
+            for path, name in files:
                 with path.open("rb") as handle:
                     response = client.post(
                         f"/v1/collections/{collection}/documents", files=[("files", (name, handle))]
@@ -118,7 +136,7 @@ def search(
 ) -> None:
     """Search one or more collections."""
     body = {"query": query, "collections": collection, "mode": mode, "top_k": top_k}
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with _client(url, 60) as client:
         result = _check(client.post("/v1/retrieve", json=body))
     if as_json:
         console.print_json(json.dumps(result))
@@ -139,9 +157,11 @@ def jobs(
 ) -> None:
     """List recent jobs (``--status dead`` is the dead-letter list)."""
     params: dict[str, Any] = {"limit": limit} | ({"status": status} if status else {})
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with _client(url, 30) as client:
         page = _check(client.get("/v1/jobs", params=params))
-    table = Table("id", "kind", "status", "document", "attempts", "progress", "error")
+    table = Table()
+    for column in ("id", "kind", "status", "document", "attempts", "progress", "error"):
+        table.add_column(column, overflow="fold")  # wrap, never hide the error text
     for job in page["jobs"]:
         error = job.get("error") or {}
         table.add_row(

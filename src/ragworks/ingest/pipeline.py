@@ -153,30 +153,42 @@ class IngestPipeline:
                 written.append((w, keys))
             self.index.commit()
             with self.metrics.stage("activate"):
+                removed = 0
                 for w, keys in written:
-                    outcome[w.item.job_id] = self._activate(w, keys)
-                self.index.commit()
+                    outcome[w.item.job_id], dropped = self._activate(w, keys)
+                    removed += dropped
+                if removed:  # first versions replace nothing: no second commit needed
+                    self.index.commit()
 
-    def _activate(self, w: _Work, keys: list[int]) -> dict[str, object] | Exception:
+    def _activate(self, w: _Work, keys: list[int]) -> tuple[dict[str, object] | Exception, int]:
+        """Swap the new version in; returns the job's outcome and how many index keys were removed."""
         item = w.item
         try:
             old = self.chunk_store.activate_version(
                 item.collection, item.document_id, item.version, len(keys)
             )
         except Exception as exc:
-            return exc
+            return exc, 0
         if old is None:  # deleted meanwhile, or a newer version is already served
             self.index.remove(item.collection, keys)
             self.chunk_store.replace_chunks(item.collection, item.document_id, item.version, [])
-            return {"document_id": item.document_id, "version": item.version, "chunks": 0, "superseded": True}
+            result = {
+                "document_id": item.document_id,
+                "version": item.version,
+                "chunks": 0,
+                "superseded": True,
+            }
+            return result, len(keys)
         self.index.remove(item.collection, old)
-        return {
+        parsed = w.parsed
+        result = {
             "document_id": item.document_id,
             "version": item.version,
             "chunks": len(keys),
-            "pages": w.parsed.page_count if w.parsed else None,
-            "format": w.parsed.format if w.parsed else None,
+            "pages": parsed.page_count if parsed else None,
+            "format": parsed.format if parsed else None,
         }
+        return result, len(old)
 
     @staticmethod
     def _entry(key: int, chunk: NewChunk) -> IndexEntry:

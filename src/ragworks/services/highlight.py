@@ -13,11 +13,15 @@ SNIPPET_CHARS = 160
 
 def highlight(text: str, query_tokens: set[str], analyzer: Analyzer, snippets: int = 2) -> list[str]:
     """Up to ``snippets`` windows of ``text`` around words whose analysed form matches a query token."""
-    words = list(_WORD.finditer(text))
-    if not words or not query_tokens:
+    if not query_tokens:
         return []
-    analysed = analyzer.tokens_many([w.group(0) for w in words])
-    matches = [w for w, toks in zip(words, analysed, strict=True) if query_tokens.intersection(toks)]
+    # Analysed terms (stems, morphemes) start with the word's first characters in nearly every case,
+    # so only words sharing a two-character prefix with a query term are worth analysing.
+    prefixes = tuple({t[:2] for t in query_tokens})
+    words = [w for w in _WORD.finditer(text) if w.group(0).lower().startswith(prefixes)]
+    unique = sorted({w.group(0) for w in words})
+    analysed = dict(zip(unique, analyzer.tokens_many(unique), strict=True))
+    matches = [w for w in words if query_tokens.intersection(analysed[w.group(0)])]
     result: list[str] = []
     covered_until = -1
     for match in matches:

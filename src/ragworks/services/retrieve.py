@@ -52,8 +52,7 @@ class Retriever:
     def retrieve(self, request: RetrieveInput) -> RetrieveOutput:
         """Synchronous retrieval (also used in-process by the CLI and the evaluator)."""
         started = time.perf_counter()
-        for name in request.collections:
-            self.store.get_collection(name)  # NotFound before any work
+        self.store.require_collections(request.collections)  # NotFound before any work
         filters = parse_filters(request.filters)
         language = self.analyzer.language_of(request.query)
         weight = self._vector_weight(request.mode, language)
@@ -70,10 +69,10 @@ class Retriever:
             if vector is not None:
                 vector_hits += self.index.vector_search(name, vector, pool, allowed)
         fused = self._fuse(keyword_hits, vector_hits, weight)
-        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)[: max(pool, need)]
-        found = self.chunk_store.lookup([key for key, _ in ranked])
-        hits = [(found[key], score) for key, score in ranked if key in found]
-        if request.sort and request.sort.by != "score":
+        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+        sorting = request.sort is not None and request.sort.by != "score"
+        hits = self._resolve(ranked, pool if sorting else need)
+        if sorting and request.sort is not None:
             hits = _sort_by_metadata(hits, request.sort)
         page = hits[request.offset : need]
         results = [
@@ -87,6 +86,23 @@ class Retriever:
             query_language=language,
             vector_weight=weight,
         )
+
+    def _resolve(
+        self, ranked: list[tuple[int, float]], wanted: int
+    ) -> list[tuple[tuple[ChunkRecord, Document], float]]:
+        """The first ``wanted`` ranked keys that searches may see, joined with their records.
+
+        Keys of versions being swapped in or out are skipped, so look-ups go in growing slices.
+        """
+        hits: list[tuple[tuple[ChunkRecord, Document], float]] = []
+        position, size = 0, wanted + 8
+        while len(hits) < wanted and position < len(ranked):
+            part = ranked[position : position + size]
+            found = self.chunk_store.lookup([key for key, _ in part])
+            hits += [(found[key], score) for key, score in part if key in found]
+            position += size
+            size *= 2
+        return hits[:wanted]
 
     def _vector_weight(self, mode: str, language: str) -> float:
         if mode == "keyword":

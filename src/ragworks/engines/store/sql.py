@@ -109,6 +109,16 @@ class SqlMetadataStore:
                 for r in conn.execute(query)
             ]
 
+    def require_collections(self, names: Sequence[str]) -> None:
+        """NotFound naming the first of ``names`` that does not exist (a cheap check for hot paths)."""
+        with self.db.reader.connect() as conn:
+            known = set(
+                conn.execute(select(collections.c.name).where(collections.c.name.in_(names))).scalars()
+            )
+        for name in names:
+            if name not in known:
+                raise NotFound(f"collection '{name}' does not exist")
+
     def get_collection(self, name: str) -> Collection:
         """One collection; NotFound if missing."""
         for found in self.list_collections():

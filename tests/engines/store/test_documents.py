@@ -1,0 +1,240 @@
+"""SqlMetadataStore documents: accepting versions with their ingest job, listing, status, delete."""
+
+from __future__ import annotations
+
+import pytest
+from helpers.store import draft
+from sqlalchemy import update
+
+from ragworks.domain import DocumentStatus, JobKind, JobStatus
+from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.store.schema import documents
+from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
+from ragworks.errors import NotFound
+
+
+def test_accept_new_document_is_created(store: SqlMetadataStore, collection: str) -> None:
+    accepted = store.accept_document(draft(collection, "a", metadata={"k": 1}, title="A"), {}, 4)
+
+    assert accepted.outcome == "created"
+    document = accepted.document
+    assert (document.version, document.active_version, document.status) == (1, None, DocumentStatus.QUEUED)
+    assert (document.title, document.metadata, document.job_id) == ("A", {"k": 1}, accepted.job_id)
+
+
+def test_accept_enqueues_ingest_job_with_version_1(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    accepted = store.accept_document(draft(collection, "a"), {"text": "some text"}, 3)
+
+    assert accepted.job_id is not None
+    job = queue.get(accepted.job_id)
+    assert (job.kind, job.status) == (JobKind.INGEST, JobStatus.QUEUED)
+    assert job.payload == {"text": "some text", "version": 1}
+    assert (job.collection, job.document_id, job.max_attempts) == (collection, "a", 3)
+
+
+def test_accept_same_content_is_unchanged_without_new_job(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    first = store.accept_document(draft(collection, "a"), {}, 4)
+
+    again = store.accept_document(draft(collection, "a"), {}, 4)
+
+    assert again.outcome == "unchanged"
+    assert again.job_id == first.job_id
+    assert again.document.version == 1
+    assert len(queue.list()) == 1
+
+
+def test_accept_same_content_new_metadata_is_metadata_updated(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    first = store.accept_document(draft(collection, "a", metadata={"year": 2020}), {}, 4)
+
+    again = store.accept_document(draft(collection, "a", metadata={"year": 2021}), {}, 4)
+
+    assert again.outcome == "metadata_updated"
+    assert (again.document.metadata, again.document.version) == ({"year": 2021}, 1)
+    assert again.job_id == first.job_id
+    assert len(queue.list()) == 1
+
+
+def test_accept_same_content_new_title_is_metadata_updated(store: SqlMetadataStore, collection: str) -> None:
+    store.accept_document(draft(collection, "a", title="Old"), {}, 4)
+
+    again = store.accept_document(draft(collection, "a", title="New"), {}, 4)
+
+    assert again.outcome == "metadata_updated"
+    assert store.get_document(collection, "a").title == "New"
+
+
+def test_accept_same_content_without_title_keeps_title(store: SqlMetadataStore, collection: str) -> None:
+    store.accept_document(draft(collection, "a", title="Kept"), {}, 4)
+
+    again = store.accept_document(draft(collection, "a"), {}, 4)
+
+    assert again.outcome == "unchanged"
+    assert again.document.title == "Kept"
+
+
+def test_accept_new_content_is_updated_as_version_2(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    first = store.accept_document(draft(collection, "a", content="one"), {}, 4)
+
+    second = store.accept_document(draft(collection, "a", content="two"), {}, 4)
+
+    assert second.outcome == "updated"
+    assert second.document.version == 2
+    assert second.job_id not in (None, first.job_id)
+    assert second.document.job_id == second.job_id
+    assert second.job_id is not None
+    assert queue.get(second.job_id).payload["version"] == 2
+
+
+def test_accept_into_missing_collection_is_not_found_and_enqueues_nothing(
+    store: SqlMetadataStore, queue: SqlJobQueue
+) -> None:
+    with pytest.raises(NotFound):
+        store.accept_document(draft("nope", "a"), {}, 4)
+
+    assert queue.list() == []
+
+
+def test_accept_same_content_after_failure_makes_a_new_version(
+    store: SqlMetadataStore, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+    store.set_document_status(collection, "a", 1, DocumentStatus.FAILED, ("bad", "broken"))
+
+    again = store.accept_document(draft(collection, "a"), {}, 4)
+
+    assert (again.outcome, again.document.version) == ("updated", 2)
+    assert (again.document.status, again.document.error_code) == (DocumentStatus.QUEUED, None)
+
+
+def test_accept_same_content_after_delete_makes_a_new_version(
+    store: SqlMetadataStore, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+    store.request_delete(collection, "a", 4)
+
+    again = store.accept_document(draft(collection, "a"), {}, 4)
+
+    assert (again.outcome, again.document.version) == ("updated", 2)
+    assert again.document.status == DocumentStatus.QUEUED
+
+
+def test_get_missing_document_is_not_found(store: SqlMetadataStore, collection: str) -> None:
+    with pytest.raises(NotFound):
+        store.get_document(collection, "missing")
+
+
+def test_get_document_in_missing_collection_is_not_found(store: SqlMetadataStore) -> None:
+    with pytest.raises(NotFound, match="collection"):
+        store.get_document("nope", "a")
+
+
+def test_set_document_status_applies_to_latest_version(store: SqlMetadataStore, collection: str) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+
+    store.set_document_status(collection, "a", 1, DocumentStatus.FAILED, ("parse_error", "bad pdf"))
+
+    document = store.get_document(collection, "a")
+    assert (document.status, document.error_code, document.error_message) == (
+        DocumentStatus.FAILED,
+        "parse_error",
+        "bad pdf",
+    )
+
+
+def test_set_document_status_ignores_superseded_version(store: SqlMetadataStore, collection: str) -> None:
+    store.accept_document(draft(collection, "a", content="one"), {}, 4)
+    store.accept_document(draft(collection, "a", content="two"), {}, 4)
+
+    store.set_document_status(collection, "a", 1, DocumentStatus.FAILED, ("x", "y"))
+
+    assert store.get_document(collection, "a").status == DocumentStatus.QUEUED
+
+
+def test_request_delete_marks_deleted_and_enqueues_delete_job(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+
+    job_id = store.request_delete(collection, "a", 2)
+
+    document = store.get_document(collection, "a")
+    assert (document.status, document.job_id) == (DocumentStatus.DELETED, job_id)
+    job = queue.get(job_id)
+    assert (job.kind, job.document_id, job.max_attempts) == (JobKind.DELETE, "a", 2)
+
+
+def test_request_delete_twice_returns_the_same_job(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+    first = store.request_delete(collection, "a", 4)
+
+    assert store.request_delete(collection, "a", 4) == first
+    assert len(queue.list(kind=JobKind.DELETE)) == 1
+
+
+def test_request_delete_of_missing_document_is_not_found(store: SqlMetadataStore, collection: str) -> None:
+    with pytest.raises(NotFound):
+        store.request_delete(collection, "missing", 4)
+
+
+def test_list_documents_is_newest_first(store: SqlMetadataStore, collection: str) -> None:
+    for name in ("a", "b", "c"):
+        store.accept_document(draft(collection, name), {}, 4)
+
+    assert [d.id for d in store.list_documents(collection)] == ["c", "b", "a"]
+
+
+def test_list_documents_filters_by_status(store: SqlMetadataStore, collection: str) -> None:
+    for name in ("a", "b", "c"):
+        store.accept_document(draft(collection, name), {}, 4)
+    store.request_delete(collection, "b", 4)
+
+    assert [d.id for d in store.list_documents(collection, status=DocumentStatus.DELETED)] == ["b"]
+
+
+def test_list_documents_in_missing_collection_is_not_found(store: SqlMetadataStore) -> None:
+    with pytest.raises(NotFound):
+        store.list_documents("nope")
+
+
+def _all_pages(store: SqlMetadataStore, collection: str, limit: int) -> list[list[str]]:
+    pages: list[list[str]] = []
+    after: tuple[float, str] | None = None
+    while page := store.list_documents(collection, limit=limit, after=after):
+        pages.append([d.id for d in page])
+        after = (page[-1].updated_at, page[-1].id)
+    return pages
+
+
+def test_list_documents_pages_return_every_document_once(store: SqlMetadataStore, collection: str) -> None:
+    names = [f"doc-{i}" for i in range(7)]
+    for name in names:
+        store.accept_document(draft(collection, name), {}, 4)
+
+    pages = _all_pages(store, collection, limit=3)
+
+    assert [len(p) for p in pages] == [3, 3, 1]
+    assert sorted(sum(pages, [])) == sorted(names)
+
+
+def test_list_documents_pages_break_timestamp_ties_by_id(
+    db: SqlDatabase, store: SqlMetadataStore, collection: str
+) -> None:
+    names = [f"doc-{i}" for i in range(5)]
+    for name in names:
+        store.accept_document(draft(collection, name), {}, 4)
+    with db.writer.begin() as conn:
+        conn.execute(update(documents).values(updated_at=1000.0))
+
+    pages = _all_pages(store, collection, limit=2)
+
+    assert sum(pages, []) == sorted(names, reverse=True)

@@ -1,0 +1,79 @@
+"""Retry policy: permanent errors and exponential backoff with jitter."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ragworks.errors import (
+    BadRequest,
+    Conflict,
+    NotFound,
+    NotReady,
+    RagworksError,
+    UnprocessableDocument,
+)
+from ragworks.jobs.retry import backoff_delay, is_permanent
+
+
+@pytest.mark.parametrize("error", [BadRequest("x"), NotFound("x"), Conflict("x"), UnprocessableDocument("x")])
+def test_client_errors_are_permanent(error: RagworksError) -> None:
+    assert is_permanent(error)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [NotReady("x"), RagworksError("x"), RuntimeError("x"), OSError("disk"), TimeoutError()],
+)
+def test_server_and_unexpected_errors_are_retried(error: BaseException) -> None:
+    assert not is_permanent(error)
+
+
+class _Teapot(RagworksError):
+    status_code = 418
+
+
+def test_any_4xx_subclass_is_permanent() -> None:
+    assert is_permanent(_Teapot("short and stout"))
+
+
+def _ceiling_rng() -> random.Random:
+    """A generator whose draws are always 1.0 just below, so the delay sits at its ceiling."""
+
+    class _Top(random.Random):
+        def random(self) -> float:
+            return 1.0
+
+    return _Top()
+
+
+def test_backoff_doubles_with_each_attempt() -> None:
+    delays = [backoff_delay(attempt, 1.0, 1000.0, _ceiling_rng()) for attempt in range(1, 6)]
+
+    assert delays == [1.0, 2.0, 4.0, 8.0, 16.0]
+
+
+def test_backoff_is_capped() -> None:
+    assert backoff_delay(30, 2.0, 300.0, _ceiling_rng()) == 300.0
+
+
+def test_backoff_of_attempt_zero_uses_the_base() -> None:
+    assert backoff_delay(0, 3.0, 100.0, _ceiling_rng()) == 3.0
+
+
+@pytest.mark.parametrize("attempt", [1, 2, 3, 4, 10])
+def test_backoff_jitter_stays_in_the_upper_half(attempt: int) -> None:
+    rng = random.Random(1234)
+    ceiling = min(60.0, 2.0 * 2 ** (attempt - 1))
+
+    delays = [backoff_delay(attempt, 2.0, 60.0, rng) for _ in range(200)]
+
+    assert all(0.5 * ceiling <= d <= ceiling for d in delays)
+    assert max(delays) - min(delays) > 0.3 * ceiling
+
+
+def test_backoff_is_reproducible_with_a_seed() -> None:
+    first = [backoff_delay(3, 1.0, 10.0, random.Random(7)) for _ in range(3)]
+
+    assert first == [backoff_delay(3, 1.0, 10.0, random.Random(7)) for _ in range(3)]
