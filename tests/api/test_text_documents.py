@@ -93,3 +93,19 @@ def test_empty_text_is_a_bad_request(client: TestClient, collection: str) -> Non
     response = client.post(f"/v1/collections/{collection}/documents", json={"text": "   "})
     assert response.status_code in (400, 422)
     assert "error" in response.json()
+
+
+def test_documents_list_filters_and_pages(client: TestClient, collection: str) -> None:
+    _add(
+        client,
+        collection,
+        [{"id": f"p{i}", "text": f"Page test {i}.", "metadata": {"n": i}} for i in range(5)],
+    )
+    url = f"/v1/collections/{collection}/documents"
+    filtered = client.get(url, params={"filter": '{"n": {"gte": 3}}'}).json()["documents"]
+    assert {d["id"] for d in filtered} == {"p3", "p4"}
+    first = client.get(url, params={"limit": 3}).json()
+    second = client.get(url, params={"limit": 3, "cursor": first["next_cursor"]}).json()
+    ids = [d["id"] for d in first["documents"] + second["documents"]]
+    assert sorted(ids) == [f"p{i}" for i in range(5)]
+    assert second["next_cursor"] is None

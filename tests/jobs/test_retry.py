@@ -39,7 +39,7 @@ def test_any_4xx_subclass_is_permanent() -> None:
 
 
 def _ceiling_rng() -> random.Random:
-    """A generator whose draws are always 1.0 just below, so the delay sits at its ceiling."""
+    """A generator whose draws are always 1.0, so the delay sits at its ceiling."""
 
     class _Top(random.Random):
         def random(self) -> float:

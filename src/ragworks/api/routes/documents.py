@@ -24,6 +24,7 @@ from ragworks.api.schemas import (
 from ragworks.domain import Acceptance
 from ragworks.errors import BadRequest, UnsupportedMediaType
 from ragworks.services.documents import Rejection, TextDocument, Upload
+from ragworks.services.retrieve import parse_filters
 
 router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"])
 
@@ -134,15 +135,35 @@ async def list_documents(
     name: str,
     store: StoreDep,
     status: Annotated[str | None, Query(description="queued, processing, ready, failed, deleted")] = None,
+    filters: Annotated[
+        str | None,
+        Query(
+            alias="filter",
+            description='Metadata conditions as JSON, as in retrieve: {"year": {"gte": 2020}, "team": "billing"}',
+        ),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> DocumentPage:
     after = _decode_cursor(cursor)
+    conditions = parse_filters(_decode_filter(filters))
     found = await anyio.to_thread.run_sync(
-        lambda: store.list_documents(name, status=status, limit=limit, after=after)
+        lambda: store.list_documents(name, status=status, filters=conditions, limit=limit, after=after)
     )
     next_cursor = json.dumps([found[-1].updated_at, found[-1].id]) if len(found) == limit else None
     return DocumentPage(documents=[DocumentOut.of(d) for d in found], next_cursor=next_cursor)
+
+
+def _decode_filter(raw: str | None) -> dict[str, Any] | None:
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise BadRequest("'filter' must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise BadRequest("'filter' must be a JSON object")
+    return value
 
 
 def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:

@@ -67,6 +67,7 @@ chunks = Table(
     Column("tokens", Text, nullable=False),  # analyzer tokens joined by spaces
     Column("vector", LargeBinary, nullable=False),  # float32 little-endian
     Index("ix_chunks_document", "collection", "document_id", "version"),
+    sqlite_autoincrement=True,  # keys are index keys: never reuse one after a delete
 )
 
 jobs = Table(

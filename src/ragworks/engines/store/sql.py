@@ -14,13 +14,16 @@ from ragworks.domain import (
     Document,
     DocumentDraft,
     DocumentStatus,
+    FieldFilter,
     JobKind,
+    JobStatus,
 )
 from ragworks.engines.queue.sql import insert_job
 from ragworks.engines.store.engine import create_engines
+from ragworks.engines.store.filters import metadata_condition
 from ragworks.engines.store.migrate import migrate
 from ragworks.engines.store.rows import document_from_row
-from ragworks.engines.store.schema import chunks, collections, documents
+from ragworks.engines.store.schema import chunks, collections, documents, jobs
 from ragworks.errors import Conflict, NotFound, NotReady
 
 _IN_FLIGHT = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING, DocumentStatus.READY)
@@ -134,6 +137,12 @@ class SqlMetadataStore:
                 raise NotFound(f"collection '{name}' does not exist")
             conn.execute(delete(documents).where(documents.c.collection == name))
             conn.execute(delete(chunks).where(chunks.c.collection == name))
+            waiting = (JobStatus.QUEUED, JobStatus.FAILED)
+            conn.execute(
+                update(jobs)
+                .where(jobs.c.collection == name, jobs.c.status.in_(waiting))
+                .values(status=JobStatus.CANCELLED, finished_at=time.time(), updated_at=time.time())
+            )
 
     # documents ---------------------------------------------------------------------------------
 
@@ -209,13 +218,16 @@ class SqlMetadataStore:
         collection: str,
         *,
         status: str | None = None,
+        filters: Sequence[FieldFilter] = (),
         limit: int = 50,
         after: tuple[float, str] | None = None,
     ) -> list[Document]:
-        """Documents newest first, keyset-paginated on (updated_at, id)."""
+        """Documents newest first, keyset-paginated on (updated_at, id), optionally filtered."""
         query = select(documents).where(documents.c.collection == collection)
         if status:
             query = query.where(documents.c.status == status)
+        if filters:
+            query = query.where(metadata_condition(filters))
         if after:
             updated_at, doc_id = after
             query = query.where(
