@@ -18,9 +18,7 @@ from ragworks.observability.metrics import Metrics
 pytestmark = pytest.mark.anyio
 
 KIND = "test.work"
-FAST = JobSettings(
-    poll_interval_s=0.05, backoff_base_s=0.01, backoff_max_s=0.02, heartbeat_s=0.05, lease_s=5
-)
+FAST = JobSettings(poll_interval_s=0.05, backoff_base_s=0.01, backoff_max_s=0.02, heartbeat_s=0.05, lease_s=5)
 Finished = list[tuple[str, JobStatus, Exception | None]]
 
 
@@ -51,12 +49,19 @@ async def running(
         await worker.stop()
 
 
+async def until(condition: Callable[[], bool], timeout_s: float = 3.0) -> None:
+    """Wait until ``condition()`` holds; fails the test after ``timeout_s``."""
+    with anyio.fail_after(timeout_s):
+        while True:
+            if condition():
+                return
+            await anyio.sleep(0.01)
+
+
 async def finished_job(queue: SqlJobQueue, job_id: str, timeout_s: float = 3.0) -> Job:
     """The job once it has succeeded, died or been cancelled."""
-    with anyio.fail_after(timeout_s):
-        while not (job := queue.get(job_id)).status.finished:
-            await anyio.sleep(0.01)
-    return job
+    await until(lambda: queue.get(job_id).status.finished, timeout_s)
+    return queue.get(job_id)
 
 
 def handler_of(outcome: Callable[[Job], dict[str, object] | Exception]) -> Handler:
@@ -142,11 +147,6 @@ async def test_job_left_out_of_the_results_fails(queue: SqlJobQueue) -> None:
     assert (job.status, job.error_message) == (JobStatus.DEAD, "the handler returned no result")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Worker._run_batch uses `results.get(job.id) or RuntimeError(...)`, so an empty result "
-    "dict is taken for a missing result and the job fails",
-)
 async def test_empty_result_counts_as_success(queue: SqlJobQueue) -> None:
     job_id = queue.enqueue(KIND, {}, max_attempts=1)
 
@@ -318,19 +318,12 @@ async def test_job_cancelled_while_running_is_reported_cancelled(queue: SqlJobQu
 
     async with running(queue, cancelled_midway, finished=finished):
         job = await finished_job(queue, job_id)
-        with anyio.fail_after(2):
-            while not finished:
-                await anyio.sleep(0.01)
+        await until(lambda: bool(finished))
 
     assert (job.status, job.result) == (JobStatus.CANCELLED, None)
     assert finished[0][1] == JobStatus.CANCELLED
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SqlJobQueue.fail reports DEAD/FAILED even when the job was cancelled meanwhile, so the "
-    "finished hook (which marks the document failed) sees a dead job",
-)
 async def test_job_cancelled_while_running_that_then_fails_is_reported_cancelled(queue: SqlJobQueue) -> None:
     job_id = queue.enqueue(KIND, {}, max_attempts=1)
     finished: Finished = []
@@ -341,9 +334,7 @@ async def test_job_cancelled_while_running_that_then_fails_is_reported_cancelled
 
     async with running(queue, cancelled_then_fails, finished=finished):
         await finished_job(queue, job_id)
-        with anyio.fail_after(2):
-            while not finished:
-                await anyio.sleep(0.01)
+        await until(lambda: bool(finished))
 
     assert finished[0][1] == JobStatus.CANCELLED
 

@@ -132,7 +132,11 @@ class Worker:
                         log.exception("job handler failed", extra={"kind": kind})
                         results = {j.id: exc for j in group}
                 for job in group:
-                    outcome = results.get(job.id) or RuntimeError("the handler returned no result")
+                    outcome = (
+                        results[job.id]
+                        if job.id in results
+                        else RuntimeError("the handler returned no result")
+                    )
                     await self._finish(job, outcome)
         finally:
             heartbeat.cancel()
@@ -150,7 +154,12 @@ class Worker:
         if error is None:
             assert not isinstance(outcome, Exception)
             held = await anyio.to_thread.run_sync(self.queue.complete, self.owner, job.id, outcome)
-            status = JobStatus.SUCCEEDED if held else JobStatus.CANCELLED
+            # a lost lease means the job was cancelled or taken over: report what is stored
+            status = (
+                JobStatus.SUCCEEDED
+                if held
+                else (await anyio.to_thread.run_sync(self.queue.get, job.id)).status
+            )
         else:
             retry_at = None
             if not is_permanent(error) and job.attempts < job.max_attempts:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers.store import open_database
 
+from helpers.store import open_database
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlDatabase
 

@@ -178,7 +178,11 @@ def test_fail_with_retry_time_waits_as_failed(queue: SqlJobQueue) -> None:
 
     assert status == JobStatus.FAILED
     stored = queue.get(job.id)
-    assert (stored.status, stored.error_type, stored.error_message) == (JobStatus.FAILED, "ValueError", "boom")
+    assert (stored.status, stored.error_type, stored.error_message) == (
+        JobStatus.FAILED,
+        "ValueError",
+        "boom",
+    )
     assert (stored.lease_owner, stored.finished_at) == (None, None)
     assert queue.lease("w1", [KIND], 1, 60) == []
 
@@ -220,11 +224,6 @@ def test_fail_appends_one_history_entry_per_attempt(queue: SqlJobQueue) -> None:
     assert [(h["attempt"], h["message"]) for h in history] == [(1, "one"), (2, "two")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="fail() returns the status it meant to set even when the owner no longer holds the job, "
-    "so the worker reports a cancelled job as dead (and marks its document failed)",
-)
 def test_fail_after_cancel_reports_the_stored_status(queue: SqlJobQueue) -> None:
     queue.enqueue(KIND, {})
     job = _lease_one(queue)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers.store import draft, new_chunks, ready_document
 
+from helpers.store import draft, new_chunks, ready_document
 from ragworks.domain import DocumentStatus
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
@@ -255,11 +255,6 @@ def test_index_entries_span_more_keys_than_one_sql_batch(
     assert {e.key for e in chunk_store.index_entries(set(keys), 4)} == set(keys)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="chunks.key is a plain SQLite INTEGER PRIMARY KEY (no AUTOINCREMENT), so the keys of "
-    "deleted rows are handed out again and a stale index entry can point at an unrelated chunk",
-)
 def test_chunk_keys_are_not_reused_after_purge(
     store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
 ) -> None:

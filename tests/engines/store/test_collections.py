@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
-from helpers.store import draft, ready_document
+import time
 
+import pytest
+
+from helpers.store import draft, ready_document
+from ragworks.domain import JobKind, JobStatus
+from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
 from ragworks.errors import Conflict, NotFound
@@ -93,6 +97,37 @@ def test_delete_collection_leaves_other_collections(
     store.delete_collection(collection)
 
     assert set(chunk_store.lookup(keys)) == set(keys)
+
+
+def test_delete_collection_cancels_its_waiting_jobs(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    queued = store.accept_document(draft(collection, "a"), {}, 4).job_id
+    failed = store.accept_document(draft(collection, "b"), {}, 4).job_id
+    assert queued is not None
+    assert failed is not None
+    [leased] = queue.lease("w1", [JobKind.INGEST], 1, 60)
+    queue.fail("w1", leased, "E", "boom", time.time() + 60)
+
+    store.delete_collection(collection)
+
+    assert queue.get(queued).status == JobStatus.CANCELLED
+    assert queue.get(failed).status == JobStatus.CANCELLED
+
+
+def test_delete_collection_leaves_running_and_other_jobs(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+    [running] = queue.lease("w1", [JobKind.INGEST], 1, 60)
+    store.create_collection("other", "en", "")
+    elsewhere = store.accept_document(draft("other", "a"), {}, 4).job_id
+    assert elsewhere is not None
+
+    store.delete_collection(collection)
+
+    assert queue.get(running.id).status == JobStatus.RUNNING
+    assert queue.get(elsewhere).status == JobStatus.QUEUED
 
 
 def test_delete_missing_collection_is_not_found(store: SqlMetadataStore) -> None:

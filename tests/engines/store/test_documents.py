@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from helpers.store import draft
 from sqlalchemy import update
 
-from ragworks.domain import DocumentStatus, JobKind, JobStatus
+from helpers.store import draft
+from ragworks.domain import DocumentStatus, FieldFilter, JobKind, JobStatus
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.schema import documents
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
@@ -199,6 +199,15 @@ def test_list_documents_filters_by_status(store: SqlMetadataStore, collection: s
     store.request_delete(collection, "b", 4)
 
     assert [d.id for d in store.list_documents(collection, status=DocumentStatus.DELETED)] == ["b"]
+
+
+def test_list_documents_filters_by_metadata(store: SqlMetadataStore, collection: str) -> None:
+    for name, year in (("a", 2019), ("b", 2021), ("c", 2023)):
+        store.accept_document(draft(collection, name, metadata={"year": year}), {}, 4)
+
+    found = store.list_documents(collection, filters=[FieldFilter("year", "gte", 2020)])
+
+    assert [d.id for d in found] == ["c", "b"]
 
 
 def test_list_documents_in_missing_collection_is_not_found(store: SqlMetadataStore) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from helpers.store import draft, ready_document
 
+from helpers.store import draft, ready_document
 from ragworks.domain import FieldFilter
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
@@ -94,6 +94,8 @@ def test_filters_see_metadata_updates_at_once(
     ],
     ids=["empty-in", "in-scalar", "unknown-op", "object-value", "null-value"],
 )
-def test_invalid_filters_are_bad_requests(chunk_store: SqlChunkStore, collection: str, bad: FieldFilter) -> None:
+def test_invalid_filters_are_bad_requests(
+    chunk_store: SqlChunkStore, collection: str, bad: FieldFilter
+) -> None:
     with pytest.raises(BadRequest):
         chunk_store.served_keys(collection, [bad])

@@ -139,13 +139,17 @@ class SqlJobQueue:
         return bool(done)
 
     def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
-        """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None."""
+        """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None.
+
+        Returns the status the job has afterwards: when the lease was lost (the job was cancelled or
+        taken over), nothing is recorded and the stored status is returned.
+        """
         now = time.time()
         status = JobStatus.FAILED if retry_at is not None else JobStatus.DEAD
         entry = {"attempt": job.attempts, "at": now, "error_type": error_type, "message": message}
         with self.db.writer.begin() as conn:
             history = conn.execute(select(jobs.c.history).where(jobs.c.id == job.id)).scalar_one_or_none()
-            conn.execute(
+            changed = conn.execute(
                 update(jobs)
                 .where(self._held(owner, [job.id]))
                 .values(
@@ -159,7 +163,10 @@ class SqlJobQueue:
                     finished_at=None if retry_at is not None else now,
                     updated_at=now,
                 )
-            )
+            ).rowcount
+            if not changed:
+                stored = conn.execute(select(jobs.c.status).where(jobs.c.id == job.id)).scalar_one()
+                return JobStatus(stored)
         return status
 
     def get(self, job_id: str) -> Job:

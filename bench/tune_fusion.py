@@ -1,0 +1,49 @@
+"""Choose the hybrid fusion on a training split: min-max weights and RRF, nDCG@10 for each.
+
+Uses an index that ``ragworks eval DATASET --data-dir DIR`` already built, and the training queries only
+(never tune on test)::
+
+    .venv/bin/ragworks eval ../shared/data/eval/scifact --split train --data-dir /tmp/eval-scifact
+    .venv/bin/python bench/tune_fusion.py ../shared/data/eval/scifact /tmp/eval-scifact
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from pathlib import Path
+
+from ragworks.config import Settings
+from ragworks.container import Container
+from ragworks.evaluation.beir import load_dataset
+from ragworks.evaluation.runner import evaluate
+
+WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
+    dataset = load_dataset(dataset_dir, split)
+    container = Container(Settings(data_dir=data_dir, log_json=False))
+    await container.start(workers=False)
+    try:
+        base = container.settings.search
+        print(f"{dataset_dir.name}, split '{split}', {len(dataset.queries)} queries")
+        print(f"{'fusion':<8}{'weight':>8}{'nDCG@10':>10}{'recall@100':>12}")
+        for fusion in ("minmax", "rrf"):
+            for weight in WEIGHTS:
+                container.retriever.settings = base.model_copy(
+                    update={"fusion": fusion, "vector_weight": weight}
+                )
+                report = evaluate(container, "eval", dataset, ["hybrid"], lambda _d, _t: None)["hybrid"]
+                print(f"{fusion:<8}{weight:>8.1f}{report['ndcg@10']:>10.4f}{report['recall@100']:>12.4f}")
+    finally:
+        await container.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dataset_dir", type=Path)
+    parser.add_argument("data_dir", type=Path, help="data dir of a finished `ragworks eval --data-dir` run")
+    parser.add_argument("--split", default="train")
+    args = parser.parse_args()
+    asyncio.run(main(args.dataset_dir, args.data_dir, args.split))
