@@ -11,6 +11,7 @@ from ragworks import __version__
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
 from ragworks.api.routes import collections, documents, jobs, retrieve, system
+from ragworks.api.schemas import ErrorResponse
 from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.observability.middleware import RequestContextMiddleware
@@ -20,6 +21,16 @@ Upload documents (PDF, DOCX, HWP/HWPX, HTML, Markdown, text in any encoding, JSO
 index them, and search them with hybrid BM25 + vector retrieval in English and Korean.
 Every error has the shape `{"error": {"code", "message", "details"}}`.
 """
+
+ERRORS = {
+    400: "Bad request",
+    404: "Not found",
+    409: "Conflict",
+    413: "Request body too large",
+    415: "Unsupported media type",
+    422: "Invalid request or unreadable document",
+    503: "Not ready yet",
+}
 
 
 def create_app(settings: Settings | None = None, *, workers: bool = True) -> FastAPI:
@@ -34,7 +45,13 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
         finally:
             await container.stop()
 
-    app = FastAPI(title="ragworks", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="ragworks",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={code: {"model": ErrorResponse, "description": text} for code, text in ERRORS.items()},
+    )
     app.state.container = container
     install_error_handlers(app)
     for router in (system.router, collections.router, documents.router, jobs.router, retrieve.router):

@@ -12,7 +12,7 @@ from ragworks.domain import Collection, Document, Job
 class ErrorBody(BaseModel):
     code: str = Field(..., description="Stable machine-readable code.", examples=["not_found"])
     message: str = Field(..., description="What went wrong, for people.")
-    details: Any = None
+    details: Any = Field(None, description="Extra facts about the error, e.g. the invalid fields.")
 
 
 class ErrorResponse(BaseModel):
@@ -24,16 +24,16 @@ class CollectionCreate(BaseModel):
 
     name: str = Field(..., description="1-64 of a-z, 0-9, '_' and '-'.", examples=["docs"])
     language: str = Field("auto", description="'auto' (per chunk), 'en' or 'ko'.")
-    description: str = Field("", max_length=2000)
+    description: str = Field("", max_length=2000, description="Free text shown in listings.")
 
 
 class CollectionOut(BaseModel):
-    name: str
-    language: str
-    description: str
+    name: str = Field(..., description="Collection name.", examples=["docs"])
+    language: str = Field(..., description="'auto', 'en' or 'ko'.")
+    description: str = Field(..., description="Free text.")
     created_at: float = Field(..., description="Unix time.")
-    document_count: int
-    chunk_count: int
+    document_count: int = Field(..., description="Documents not deleted.")
+    chunk_count: int = Field(..., description="Searchable chunks.")
 
     @classmethod
     def of(cls, c: Collection) -> CollectionOut:
@@ -48,7 +48,7 @@ class CollectionOut(BaseModel):
 
 
 class CollectionList(BaseModel):
-    collections: list[CollectionOut]
+    collections: list[CollectionOut] = Field(..., description="All collections, by name.")
 
 
 class TextDocumentIn(BaseModel):
@@ -81,34 +81,34 @@ class AcceptedDocument(BaseModel):
     id: str | None = Field(None, description="Document id (None when rejected).")
     job_id: str | None = Field(None, description="Job that indexes this version (watch it at /v1/jobs/{id}).")
     status: str = Field(..., description="queued | unchanged | metadata_updated | rejected | ...")
-    version: int | None = None
-    filename: str | None = None
+    version: int | None = Field(None, description="Version this upload became (1 for a new document).")
+    filename: str | None = Field(None, description="Uploaded file name (the document id for files).")
     error: ErrorBody | None = Field(None, description="Why the file was rejected.")
 
 
 class AcceptedDocuments(BaseModel):
-    documents: list[AcceptedDocument]
+    documents: list[AcceptedDocument] = Field(..., description="One entry per document or file, in order.")
 
 
 class DocumentOut(BaseModel):
-    id: str
-    collection: str
-    title: str | None
-    metadata: dict[str, Any]
+    id: str = Field(..., description="Document id (yours, the file name, or derived from the content).")
+    collection: str = Field(..., description="Collection it belongs to.")
+    title: str | None = Field(..., description="Title given or found in the file.")
+    metadata: dict[str, Any] = Field(..., description="Filterable fields.")
     status: str = Field(..., description="queued | processing | ready | failed | deleted")
     version: int = Field(..., description="Latest accepted version.")
     active_version: int | None = Field(
         ..., description="Version searches see (old one until the new is ready)."
     )
-    content_hash: str
-    source: str | None
-    mime: str | None
-    size_bytes: int
-    chunk_count: int
-    error: ErrorBody | None
-    job_id: str | None
-    created_at: float
-    updated_at: float
+    content_hash: str = Field(..., description="SHA-256 of the content: same hash, no new work.")
+    source: str | None = Field(..., description="Original file name.")
+    mime: str | None = Field(..., description="Detected type.")
+    size_bytes: int = Field(..., description="Size of the upload.")
+    chunk_count: int = Field(..., description="Chunks of the active version.")
+    error: ErrorBody | None = Field(..., description="Why the latest version failed, if it did.")
+    job_id: str | None = Field(..., description="Job of the latest version (or of the delete).")
+    created_at: float = Field(..., description="Unix time of the first version.")
+    updated_at: float = Field(..., description="Unix time of the last change.")
 
     @classmethod
     def of(cls, d: Document) -> DocumentOut:
@@ -134,32 +134,32 @@ class DocumentOut(BaseModel):
 
 
 class DocumentPage(BaseModel):
-    documents: list[DocumentOut]
+    documents: list[DocumentOut] = Field(..., description="Newest first.")
     next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page.")
 
 
 class JobOut(BaseModel):
-    id: str
-    kind: str
+    id: str = Field(..., description="Job id.")
+    kind: str = Field(..., description="document.ingest or document.delete.", examples=["document.ingest"])
     status: str = Field(
         ..., description="queued | running | succeeded | failed (retry pending) | dead | cancelled"
     )
-    collection: str | None
-    document_id: str | None
-    attempts: int
-    max_attempts: int
-    next_run_at: float
+    collection: str | None = Field(..., description="Collection the job works on.")
+    document_id: str | None = Field(..., description="Document the job works on.")
+    attempts: int = Field(..., description="Attempts started so far.")
+    max_attempts: int = Field(..., description="Attempts before the job is dead.")
+    next_run_at: float = Field(..., description="Unix time of the next attempt (retries back off).")
     progress: float = Field(..., description="0..1")
     stage: str | None = Field(None, description="Current stage: parse, chunk, analyze, embed, index, done.")
-    error: ErrorBody | None
-    result: dict[str, Any] | None
+    error: ErrorBody | None = Field(..., description="Error of the last failed attempt.")
+    result: dict[str, Any] | None = Field(..., description="What the job produced (chunks, pages, ...).")
     history: list[dict[str, Any]] = Field(
         default_factory=list, description="Failed attempts with their errors."
     )
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    finished_at: float | None
+    created_at: float = Field(..., description="Unix time the job was accepted.")
+    updated_at: float = Field(..., description="Unix time of the last change.")
+    started_at: float | None = Field(..., description="Unix time of the first attempt.")
+    finished_at: float | None = Field(..., description="Unix time it succeeded, died or was cancelled.")
 
     @classmethod
     def of(cls, j: Job) -> JobOut:
@@ -186,5 +186,5 @@ class JobOut(BaseModel):
 
 
 class JobPage(BaseModel):
-    jobs: list[JobOut]
-    next_cursor: str | None = None
+    jobs: list[JobOut] = Field(..., description="Newest first.")
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page.")

@@ -52,22 +52,22 @@ class RetrieveInput(BaseModel):
 
 class RetrieveHit(BaseModel):
     chunk_id: str = Field(..., description="Stable id of the chunk.")
-    document_id: str
-    collection: str
+    document_id: str = Field(..., description="Document the chunk belongs to.")
+    collection: str = Field(..., description="Collection of the document.")
     text: str = Field(..., description="The chunk's text.")
     score: float = Field(..., description="Relevance; comparable within one response only.")
-    title: str | None = None
+    title: str | None = Field(None, description="Title of the document.")
     metadata: dict[str, Any] = Field(default_factory=dict, description="The document's metadata.")
     page: int | None = Field(None, description="1-based page of the chunk, for paged formats (PDF).")
     start: int = Field(..., description="Character offset of the chunk in the document text.")
-    end: int
+    end: int = Field(..., description="Character offset where the chunk ends.")
     source: str | None = Field(None, description="Original file name, when uploaded as a file.")
     highlights: list[str] | None = Field(None, description="Snippets with matched terms in <em>…</em>.")
 
 
 class RetrieveOutput(BaseModel):
-    results: list[RetrieveHit]
+    results: list[RetrieveHit] = Field(..., description="Best first (or in the requested sort order).")
     took_ms: float = Field(..., description="Time spent in the service, in milliseconds.")
-    mode: str
+    mode: str = Field(..., description="The mode that ran.")
     query_language: str = Field(..., description="Detected language of the query (ISO 639-1).")
     vector_weight: float = Field(..., description="Weight the vector leg had in the fusion (0 for keyword).")
