@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from helpers.store import open_database
+from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.store.sql import SqlDatabase
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
@@ -16,3 +21,16 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         raise RuntimeError(f"shared data not found at {SHARED_DATA}; it must sit beside the checkout")
     return SHARED_DATA
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SqlDatabase]:
+    """A migrated SQLite metadata database in the test's temporary folder."""
+    with open_database(tmp_path) as database:
+        yield database
+
+
+@pytest.fixture
+def queue(db: SqlDatabase) -> SqlJobQueue:
+    """The job queue on ``db``."""
+    return SqlJobQueue(db)

@@ -2,21 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
-from helpers.store import open_database
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[SqlDatabase]:
-    with open_database(tmp_path) as database:
-        yield database
 
 
 @pytest.fixture
