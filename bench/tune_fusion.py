@@ -18,7 +18,7 @@ from ragworks.container import Container
 from ragworks.evaluation.beir import load_dataset
 from ragworks.evaluation.runner import evaluate
 
-WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+GRID = {"minmax": (0.3, 0.4, 0.5, 0.6, 0.7), "rrf": (0.4, 0.5, 0.6)}
 
 
 async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
@@ -29,8 +29,8 @@ async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
         base = container.settings.search
         print(f"{dataset_dir.name}, split '{split}', {len(dataset.queries)} queries")
         print(f"{'fusion':<8}{'weight':>8}{'nDCG@10':>10}{'recall@100':>12}")
-        for fusion in ("minmax", "rrf"):
-            for weight in WEIGHTS:
+        for fusion, weights in GRID.items():
+            for weight in weights:
                 container.retriever.settings = base.model_copy(
                     update={"fusion": fusion, "vector_weight": weight}
                 )
