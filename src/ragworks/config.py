@@ -17,6 +17,14 @@ class ServerSettings(BaseModel):
 class IngestSettings(BaseModel):
     chunk_tokens: int = Field(256, description="Chunk size in embedder tokens.")
     chunk_overlap_tokens: int = 32
+    keyword_chunk_tokens: int = Field(
+        1024,
+        description=(
+            "Chunk size for documents in a language the embedder does not understand: their vectors carry "
+            "no signal, so chunks are sized for BM25 (1024 MiniLM tokens of Korean ≈ 200 words, about "
+            "the word count of a 256-token English chunk)."
+        ),
+    )
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: float = 100.0

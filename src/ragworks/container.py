@@ -148,6 +148,11 @@ class Container:
                 max_tokens=self.settings.ingest.chunk_tokens,
                 overlap_tokens=self.settings.ingest.chunk_overlap_tokens,
             ),
+            keyword_chunker=Chunker(
+                self.embedder.count_tokens,
+                max_tokens=self.settings.ingest.keyword_chunk_tokens,
+                overlap_tokens=self.settings.ingest.chunk_overlap_tokens,
+            ),
             analyzer=self.analyzer,
             embedder=self.embedder,
             limits=parse_limits(self.settings),

@@ -65,6 +65,7 @@ class IngestPipeline:
     blobs: BlobStore
     parser: IsolatedParser
     chunker: Chunker
+    keyword_chunker: Chunker  # for documents in languages the embedder does not understand
     analyzer: Analyzer
     embedder: Embedder
     limits: ParseLimits
@@ -88,12 +89,18 @@ class IngestPipeline:
         with self.metrics.stage("chunk"):
             for w in work:
                 assert w.parsed is not None
-                w.drafts = self.chunker.chunk(w.parsed)
+                w.drafts = self._chunker_for(w.parsed).chunk(w.parsed)
         self._analyze_and_embed(work, progress)
         progress([w.item.job_id for w in work], 0.8, "index")
         with self.metrics.stage("index"):
             self._index(work, outcome)
         return outcome
+
+    def _chunker_for(self, parsed: ParsedDocument) -> Chunker:
+        """Chunks sized for the embedder, unless it cannot read the document's language."""
+        sample = "\n".join(b.text for b in parsed.blocks[:20])[:4000]
+        readable = self.analyzer.language_of(sample) in self.embedder.languages
+        return self.chunker if readable else self.keyword_chunker
 
     def _parse(self, item: IngestItem) -> ParsedDocument:
         with self.metrics.stage("parse"):
