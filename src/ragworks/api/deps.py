@@ -7,11 +7,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ragworks.container import Container
-from ragworks.engines.queue.sql import SqlJobQueue
-from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.errors import NotReady
 from ragworks.services.collections import CollectionService
-from ragworks.services.documents import DocumentIntake
+from ragworks.services.documents import DocumentService
+from ragworks.services.jobs import JobService
 from ragworks.services.retrieve import Retriever
 
 
@@ -26,9 +25,9 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_intake(container: ContainerDep) -> DocumentIntake:
-    """Document acceptance use-cases."""
-    return DocumentIntake(
+def get_documents(container: ContainerDep) -> DocumentService:
+    """Document use-cases."""
+    return DocumentService(
         store=container.store,
         blobs=container.blobs,
         max_attempts=container.settings.jobs.max_attempts,
@@ -41,20 +40,17 @@ def get_collections(container: ContainerDep) -> CollectionService:
     return CollectionService(container)
 
 
-def get_store(container: ContainerDep) -> SqlMetadataStore:
-    return container.store
-
-
-def get_jobs(container: ContainerDep) -> SqlJobQueue:
-    return container.queue
+def get_jobs(container: ContainerDep) -> JobService:
+    """Job use-cases."""
+    return JobService(queue=container.queue, on_enqueued=container.notify_workers)
 
 
 def get_retriever(container: ContainerDep) -> Retriever:
+    """The retrieve service."""
     return container.retriever
 
 
-IntakeDep = Annotated[DocumentIntake, Depends(get_intake)]
+DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
 CollectionsDep = Annotated[CollectionService, Depends(get_collections)]
-StoreDep = Annotated[SqlMetadataStore, Depends(get_store)]
-JobsDep = Annotated[SqlJobQueue, Depends(get_jobs)]
+JobsDep = Annotated[JobService, Depends(get_jobs)]
 RetrieverDep = Annotated[Retriever, Depends(get_retriever)]

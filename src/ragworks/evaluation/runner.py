@@ -14,7 +14,7 @@ from ragworks.container import Container
 from ragworks.domain import JobKind, JobStatus
 from ragworks.evaluation.beir import Dataset, read_corpus
 from ragworks.evaluation.metrics import summarise
-from ragworks.services.documents import DocumentIntake, TextDocument
+from ragworks.services.documents import DocumentService, TextDocument
 from ragworks.services.retrieve_models import RetrieveInput
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -24,7 +24,7 @@ _WAITING = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)
 async def ingest_corpus(container: Container, collection: str, root: Path, progress: Progress) -> float:
     """Add every corpus document to ``collection`` and wait until all are indexed; returns seconds."""
     started = time.perf_counter()
-    intake = DocumentIntake(
+    intake = DocumentService(
         store=container.store,
         blobs=container.blobs,
         max_attempts=container.settings.jobs.max_attempts,

@@ -10,7 +10,7 @@ from typing import Any
 
 import anyio
 
-from ragworks.domain import Acceptance, DocumentDraft
+from ragworks.domain import Acceptance, Document, DocumentDraft, FieldFilter
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.errors import BadRequest, RagworksError
@@ -59,8 +59,8 @@ class Rejection:
 
 
 @dataclass(slots=True)
-class DocumentIntake:
-    """Use-cases behind the document upload endpoints."""
+class DocumentService:
+    """Use-cases behind the document endpoints: accept, read, delete."""
 
     store: SqlMetadataStore
     blobs: BlobStore
@@ -129,6 +129,34 @@ class DocumentIntake:
             payload = {"text": doc.text, "title": doc.title}
             results.append(self.store.accept_document(draft, payload, self.max_attempts))
         return results
+
+    async def get(self, collection: str, document_id: str) -> Document:
+        """One document and its status; NotFound when missing."""
+        return await anyio.to_thread.run_sync(self.store.get_document, collection, document_id)
+
+    async def list(
+        self,
+        collection: str,
+        *,
+        status: str | None,
+        filters: list[FieldFilter],
+        limit: int,
+        after: tuple[float, str] | None,
+    ) -> list[Document]:
+        """Documents newest first, filtered by status and metadata."""
+        return await anyio.to_thread.run_sync(
+            lambda: self.store.list_documents(
+                collection, status=status, filters=filters, limit=limit, after=after
+            )
+        )
+
+    async def delete(self, collection: str, document_id: str) -> str:
+        """Hide a document from searches now and enqueue its purge; returns the job id."""
+        job_id = await anyio.to_thread.run_sync(
+            self.store.request_delete, collection, document_id, self.max_attempts
+        )
+        self.on_enqueued()
+        return job_id
 
 
 def check_id(document_id: str) -> str:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from ragworks.api.deps import ContainerDep, IntakeDep, StoreDep
+from ragworks.api.deps import DocumentsDep
 from ragworks.api.schemas import (
     AcceptedDocument,
     AcceptedDocuments,
@@ -62,15 +61,15 @@ _UPLOAD_DOC = {
     summary="Add documents: multipart files (PDF, DOCX, HWP, HWPX, HTML, Markdown, text, JSON) or JSON text",
     openapi_extra=_UPLOAD_DOC,
 )
-async def add_documents(name: str, request: Request, intake: IntakeDep) -> JSONResponse:
+async def add_documents(name: str, request: Request, documents: DocumentsDep) -> JSONResponse:
     content_type = request.headers.get("content-type", "")
     results: list[Acceptance | Rejection]
     if content_type.startswith("multipart/form-data"):
         uploads, metadata = await _read_form(request)
-        results = await intake.accept_files(name, uploads, metadata)
+        results = await documents.accept_files(name, uploads, metadata)
     elif content_type.startswith("application/json"):
-        documents = _read_json(await request.body())
-        results = list(await intake.accept_texts(name, documents))
+        texts = _read_json(await request.body())
+        results = list(await documents.accept_texts(name, texts))
     else:
         raise UnsupportedMediaType("send multipart/form-data with 'files', or application/json")
     body = AcceptedDocuments(documents=[_accepted(r) for r in results])
@@ -133,7 +132,7 @@ def _accepted(result: Acceptance | Rejection) -> AcceptedDocument:
 @router.get("", response_model=DocumentPage, summary="List documents, newest first")
 async def list_documents(
     name: str,
-    store: StoreDep,
+    documents: DocumentsDep,
     status: Annotated[str | None, Query(description="queued, processing, ready, failed, deleted")] = None,
     filters: Annotated[
         str | None,
@@ -147,9 +146,7 @@ async def list_documents(
 ) -> DocumentPage:
     after = _decode_cursor(cursor)
     conditions = parse_filters(_decode_filter(filters))
-    found = await anyio.to_thread.run_sync(
-        lambda: store.list_documents(name, status=status, filters=conditions, limit=limit, after=after)
-    )
+    found = await documents.list(name, status=status, filters=conditions, limit=limit, after=after)
     next_cursor = json.dumps([found[-1].updated_at, found[-1].id]) if len(found) == limit else None
     return DocumentPage(documents=[DocumentOut.of(d) for d in found], next_cursor=next_cursor)
 
@@ -177,17 +174,13 @@ def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
 
 
 @router.get("/{document_id:path}", response_model=DocumentOut, summary="One document and its status")
-async def get_document(name: str, document_id: str, store: StoreDep) -> DocumentOut:
-    return DocumentOut.of(await anyio.to_thread.run_sync(store.get_document, name, document_id))
+async def get_document(name: str, document_id: str, documents: DocumentsDep) -> DocumentOut:
+    return DocumentOut.of(await documents.get(name, document_id))
 
 
 @router.delete(
     "/{document_id:path}", status_code=202, summary="Delete a document (gone from searches at once)"
 )
-async def delete_document(name: str, document_id: str, container: ContainerDep) -> dict[str, str]:
-    store = container.store
-    job_id = await anyio.to_thread.run_sync(
-        store.request_delete, name, document_id, container.settings.jobs.max_attempts
-    )
-    container.notify_workers()
+async def delete_document(name: str, document_id: str, documents: DocumentsDep) -> dict[str, str]:
+    job_id = await documents.delete(name, document_id)
     return {"id": document_id, "job_id": job_id, "status": "deleted"}

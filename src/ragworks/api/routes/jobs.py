@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Query
 
-from ragworks.api.deps import ContainerDep, JobsDep
+from ragworks.api.deps import JobsDep
 from ragworks.api.schemas import JobOut, JobPage
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -25,25 +24,21 @@ async def list_jobs(
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> JobPage:
     before = float(cursor) if cursor else None
-    found = await anyio.to_thread.run_sync(
-        lambda: jobs.list(status=status, kind=kind, collection=collection, limit=limit, before=before)
-    )
+    found = await jobs.list(status=status, kind=kind, collection=collection, limit=limit, before=before)
     next_cursor = repr(found[-1].created_at) if len(found) == limit else None
     return JobPage(jobs=[JobOut.of(j) for j in found], next_cursor=next_cursor)
 
 
 @router.get("/{job_id}", response_model=JobOut, summary="One job: status, progress, error, result")
 async def get_job(job_id: str, jobs: JobsDep) -> JobOut:
-    return JobOut.of(await anyio.to_thread.run_sync(jobs.get, job_id))
+    return JobOut.of(await jobs.get(job_id))
 
 
 @router.post("/{job_id}/retry", response_model=JobOut, summary="Replay a dead, failed or cancelled job")
-async def retry_job(job_id: str, jobs: JobsDep, container: ContainerDep) -> JobOut:
-    job = await anyio.to_thread.run_sync(jobs.retry, job_id)
-    container.notify_workers()
-    return JobOut.of(job)
+async def retry_job(job_id: str, jobs: JobsDep) -> JobOut:
+    return JobOut.of(await jobs.retry(job_id))
 
 
 @router.post("/{job_id}/cancel", response_model=JobOut, summary="Cancel a job that has not finished")
 async def cancel_job(job_id: str, jobs: JobsDep) -> JobOut:
-    return JobOut.of(await anyio.to_thread.run_sync(jobs.cancel, job_id))
+    return JobOut.of(await jobs.cancel(job_id))
