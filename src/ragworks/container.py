@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import os
 import threading
@@ -126,8 +127,10 @@ class Container:
                         extra={"collection": collection.name, "missing": len(missing), "extra": len(extra)},
                     )
                     self.index.remove(collection.name, sorted(extra))
-                    batch = list(self.chunks.index_entries(missing, self.embedder.dimension))
-                    self.index.add(collection.name, batch)
+                    entries = self.chunks.index_entries(missing, self.embedder.dimension)
+                    while batch := list(itertools.islice(entries, 5000)):  # bounded memory at any size
+                        self.index.add(collection.name, batch)
+                        self.index.commit()
                     self.index.commit()
 
     def notify_workers(self) -> None:
