@@ -87,9 +87,13 @@ class IngestPipeline:
                 outcome[item.job_id] = exc
         progress([w.item.job_id for w in work], 0.3, "chunk")
         with self.metrics.stage("chunk"):
-            for w in work:
+            for w in list(work):
                 assert w.parsed is not None
-                w.drafts = self._chunker_for(w.parsed).chunk(w.parsed)
+                try:
+                    w.drafts = self._chunker_for(w.parsed).chunk(w.parsed)
+                except Exception as exc:  # as above: fail this document, not the batch
+                    outcome[w.item.job_id] = exc
+                    work.remove(w)
         self._analyze_and_embed(work, progress)
         progress([w.item.job_id for w in work], 0.8, "index")
         with self.metrics.stage("index"):
