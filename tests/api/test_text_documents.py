@@ -123,3 +123,11 @@ def test_chunks_are_sized_for_the_embedder_only_where_it_reads_the_language(
     }
     assert chunks["en"] >= 3  # 256-token chunks for MiniLM
     assert chunks["ko"] == 1  # ~700 MiniLM tokens: one keyword-sized chunk, as MiniLM cannot read Korean
+
+
+def test_hybrid_weight_can_be_set_per_request(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "w", "text": "Wind turbines convert kinetic energy."}])
+    default = retrieve(client, collection, "wind turbines")
+    keyword_only = retrieve(client, collection, "wind turbines", vector_weight=0.0)
+    assert (default["vector_weight"], keyword_only["vector_weight"]) == (0.4, 0.0)
+    assert keyword_only["results"][0]["document_id"] == "w"

@@ -55,7 +55,7 @@ class Retriever:
         self.store.require_collections(request.collections)  # NotFound before any work
         filters = parse_filters(request.filters)
         language = self.analyzer.language_of(request.query)
-        weight = self._vector_weight(request.mode, language)
+        weight = self._vector_weight(request, language)
         need = request.offset + request.top_k
         pool = max(self.settings.candidates, need)
         tokens = self.analyzer.tokens(request.query) if weight < 1.0 else []
@@ -104,11 +104,13 @@ class Retriever:
             size *= 2
         return hits[:wanted]
 
-    def _vector_weight(self, mode: str, language: str) -> float:
-        if mode == "keyword":
+    def _vector_weight(self, request: RetrieveInput, language: str) -> float:
+        if request.mode == "keyword":
             return 0.0
-        if mode == "vector":
+        if request.mode == "vector":
             return 1.0
+        if request.vector_weight is not None:
+            return request.vector_weight
         # a dense model that does not understand the query's language only adds noise
         return self.settings.vector_weight if language in self.embedder.languages else 0.0
 

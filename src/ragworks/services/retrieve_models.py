@@ -47,6 +47,15 @@ class RetrieveInput(BaseModel):
         ),
     )
     sort: SortSpec | None = Field(None, description="Order of the relevant results; default by score.")
+    vector_weight: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "Hybrid only: weight of the vector leg (0 = keyword only, 1 = vector only). Default: the "
+            "server's setting, and 0 for languages the embedder does not understand."
+        ),
+    )
     highlight: bool = Field(True, description="Return snippets with matched terms marked <em>…</em>.")
 
 
