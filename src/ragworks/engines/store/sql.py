@@ -84,6 +84,10 @@ class SqlMetadataStore:
 
     def list_collections(self) -> list[Collection]:
         """All collections with their document and chunk counts."""
+        return self._collections(None)
+
+    def _collections(self, only: str | None) -> list[Collection]:
+        """Collections (all, or the one named ``only``) with counts aggregated in SQL."""
         doc_counts = (
             select(
                 documents.c.collection,
@@ -92,11 +96,15 @@ class SqlMetadataStore:
             )
             .where(documents.c.status != DocumentStatus.DELETED)
             .group_by(documents.c.collection)
-            .subquery()
         )
+        query = select(collections)
+        if only is not None:
+            doc_counts = doc_counts.where(documents.c.collection == only)
+            query = query.where(collections.c.name == only)
+        counts = doc_counts.subquery()
         query = (
-            select(collections, doc_counts.c.docs, doc_counts.c.chunks)
-            .outerjoin(doc_counts, doc_counts.c.collection == collections.c.name)
+            query.add_columns(counts.c.docs, counts.c.chunks)
+            .outerjoin(counts, counts.c.collection == collections.c.name)
             .order_by(collections.c.name)
         )
         with self.db.reader.connect() as conn:
@@ -124,9 +132,8 @@ class SqlMetadataStore:
 
     def get_collection(self, name: str) -> Collection:
         """One collection; NotFound if missing."""
-        for found in self.list_collections():
-            if found.name == name:
-                return found
+        for found in self._collections(name):
+            return found
         raise NotFound(f"collection '{name}' does not exist")
 
     def delete_collection(self, name: str) -> None:
