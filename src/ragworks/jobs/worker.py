@@ -73,6 +73,7 @@ class Worker:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = {lane.name: asyncio.Event() for lane in lanes}
         self._tasks: list[asyncio.Task[None]] = []
+        self._finishing: set[asyncio.Future[None]] = set()
 
     async def start(self, *, reclaim_all: bool) -> None:
         """Start the lanes; with ``reclaim_all`` (one process owns the data dir) jobs left running by a
@@ -91,6 +92,7 @@ class Worker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks = []
+        await asyncio.gather(*self._finishing)  # outcomes already decided are recorded in full
 
     def notify(self) -> None:
         """Wake idle lanes: new jobs were enqueued."""
@@ -131,15 +133,19 @@ class Worker:
                     except Exception as exc:  # a handler crash fails its jobs, never the lane
                         log.exception("job handler failed", extra={"kind": kind})
                         results = {j.id: exc for j in group}
-                for job in group:
-                    outcome = (
-                        results[job.id]
-                        if job.id in results
-                        else RuntimeError("the handler returned no result")
-                    )
-                    await self._finish(job, outcome)
+                # Recording outcomes must not be cut short by stop(): a job marked dead whose
+                # document, metrics and hooks were never told would stay inconsistent.
+                finishing = asyncio.ensure_future(self._finish_all(group, results))
+                self._finishing.add(finishing)
+                finishing.add_done_callback(self._finishing.discard)
+                await asyncio.shield(finishing)
         finally:
             heartbeat.cancel()
+
+    async def _finish_all(self, group: list[Job], results: JobResults) -> None:
+        for job in group:
+            missing = RuntimeError("the handler returned no result")
+            await self._finish(job, results.get(job.id, missing))
 
     async def _heartbeat(self, job_ids: list[str]) -> None:
         while True:
