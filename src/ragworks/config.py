@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +64,52 @@ class SearchSettings(BaseModel):
     max_top_k: int = 1000
 
 
+class LLMSettings(BaseModel):
+    provider: Literal["llamacpp", "openai", "extractive"] = Field(
+        "extractive",
+        description=(
+            "'llamacpp': a GGUF model in-process (default: the bundled Gemma 3 270M); 'openai': any "
+            "OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI); 'extractive': no model, "
+            "answers and summaries are built from the best source sentences."
+        ),
+    )
+    model_path: Path | None = Field(
+        None, description="GGUF file for 'llamacpp'; unset = bundled Gemma 3 270M."
+    )
+    context_tokens: int = Field(8192, description="Context window used by the model (prompt + output).")
+    threads: int = Field(0, description="llama.cpp threads; 0 = all cores.")
+    base_url: str | None = Field(None, description="'openai': server URL, e.g. http://localhost:8001/v1.")
+    api_key: SecretStr = Field(SecretStr("none"), description="'openai': API key (local servers ignore it).")
+    model: str = Field("", description="'openai': model name sent to the server.")
+    api: Literal["completions", "chat"] = Field(
+        "completions", description="'openai': prompt the completions endpoint or the chat endpoint."
+    )
+    timeout_s: float = Field(60.0, description="'openai': per-request timeout.")
+    max_retries: int = Field(2, description="'openai': retries of failed requests, with backoff.")
+
+
+class ServiceSettings(BaseModel):
+    local_dir: Path = Field(
+        Path("./services"),
+        description="Folder of service modules loaded at start (what `ragworks new-service` writes).",
+    )
+    entry_points: bool = Field(True, description="Load services of installed packages ('ragworks.services').")
+    max_attempts: int = Field(2, description="Attempts of a background service call before it is dead.")
+    lanes: int = Field(2, ge=1, le=16, description="Background service calls run at the same time.")
+
+
+class CallbackSettings(BaseModel):
+    secret: SecretStr | None = Field(
+        None,
+        description=(
+            "HMAC-SHA256 key that signs callback bodies; unset = a random key kept in "
+            "<data_dir>/callback.secret (created on first start)."
+        ),
+    )
+    timeout_s: float = 10.0
+    max_attempts: int = Field(6, description="Delivery attempts (exponential backoff) before dead-letter.")
+
+
 class Settings(BaseSettings):
     """Everything configurable; validated at start-up and passed in, never read from globals."""
 
@@ -78,6 +125,9 @@ class Settings(BaseSettings):
     jobs: JobSettings = JobSettings()
     embed: EmbedSettings = EmbedSettings()
     search: SearchSettings = SearchSettings()
+    llm: LLMSettings = LLMSettings()
+    services: ServiceSettings = ServiceSettings()
+    callbacks: CallbackSettings = CallbackSettings()
 
     @property
     def database_url(self) -> str:

@@ -13,10 +13,11 @@ from typing import IO
 import anyio
 
 from ragworks.config import Settings
-from ragworks.domain import JobKind
+from ragworks.domain import Job, JobKind, JobStatus
 from ragworks.engines.blob.local import LocalBlobStore
 from ragworks.engines.embed.minilm import MiniLMEmbedder
 from ragworks.engines.index.local import LocalSearchIndex
+from ragworks.engines.llm.providers import build_llm
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
@@ -26,10 +27,14 @@ from ragworks.ingest.chunking import Chunker
 from ragworks.ingest.parsers.base import ParseLimits
 from ragworks.ingest.parsers.isolation import IsolatedParser
 from ragworks.ingest.pipeline import IngestPipeline
+from ragworks.jobs.callbacks import Callbacks, load_secret
 from ragworks.jobs.handlers import DocumentJobs
+from ragworks.jobs.service_jobs import ServiceJobs
 from ragworks.jobs.worker import Lane, Worker
 from ragworks.observability.metrics import IndexStats, Metrics
+from ragworks.services.registry import load_registry
 from ragworks.services.retrieve import Retriever
+from ragworks.services.runner import ServiceRunner
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +78,19 @@ class Container:
             embedder=self.embedder,
             settings=s.search,
         )
+        self.llm = build_llm(s.llm)
+        self.registry = load_registry(s.services)
+        self.services = ServiceRunner(
+            registry=self.registry,
+            settings=s,
+            retriever=self.retriever,
+            llm=self.llm,
+            embedder=self.embedder,
+            analyzer=self.analyzer,
+            store=self.store,
+            chunks=self.chunks,
+            metrics=self.metrics,
+        )
         self._lock_file: IO[str] | None = None
         self.worker: Worker | None = None
 
@@ -84,6 +102,7 @@ class Container:
         self.embedder.start()
         self.analyzer.start()
         self.index.start()
+        self.llm.start()
         self.reconcile_index()
         self.metrics.set_job_counts_source(self.queue.counts)
         self.metrics.set_index_stats_source(self._index_stats)
@@ -107,6 +126,7 @@ class Container:
     def stop_engines(self) -> None:
         """Close engines in reverse order of start."""
         self.parser.close()
+        self.llm.close()
         with self.index_lock:
             self.index.close()
         self.db.close()
@@ -170,14 +190,31 @@ class Container:
             blobs=self.blobs,
             pipeline=pipeline,
         )
+        callbacks = Callbacks(
+            queue=self.queue,
+            secret=load_secret(self.settings),
+            timeout_s=self.settings.callbacks.timeout_s,
+            max_attempts=self.settings.callbacks.max_attempts,
+            on_enqueued=self.notify_workers,
+        )
+        handlers = {
+            **documents.handlers(),
+            **ServiceJobs(self.services).handlers(),
+            **callbacks.handlers(),
+        }
+
+        async def on_finished(job: Job, status: JobStatus, error: Exception | None) -> None:
+            await documents.on_finished(job, status, error)
+            await callbacks.on_finished(job, status, error)
+
         jobs = self.settings.jobs
         lanes = [
             Lane(f"ingest-{n}", (JobKind.INGEST,), batch=jobs.ingest_batch) for n in range(jobs.ingest_lanes)
         ]
         lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
-        return Worker(
-            self.queue, documents.handlers(), lanes, self.settings.jobs, self.metrics, documents.on_finished
-        )
+        lanes += [Lane(f"services-{n}", (JobKind.SERVICE_RUN,)) for n in range(self.settings.services.lanes)]
+        lanes.append(Lane("callbacks", (JobKind.CALLBACK,), batch=8))
+        return Worker(self.queue, handlers, lanes, self.settings.jobs, self.metrics, on_finished)
 
     def _index_stats(self) -> IndexStats:
         counts = {c.name: self.index.count(c.name) for c in self.store.list_collections()}

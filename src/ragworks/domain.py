@@ -32,6 +32,8 @@ class JobKind(enum.StrEnum):
     INGEST = "document.ingest"
     DELETE = "document.delete"
     DROP_COLLECTION = "collection.drop"
+    SERVICE_RUN = "service.run"
+    CALLBACK = "callback.deliver"
 
 
 @dataclass(slots=True)

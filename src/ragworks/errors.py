@@ -29,6 +29,13 @@ class BadRequest(RagworksError):
     code = "bad_request"
 
 
+class InvalidInput(RagworksError):
+    """Input that does not match a schema (the same code as FastAPI's request validation)."""
+
+    status_code = 422
+    code = "validation_error"
+
+
 class NotFound(RagworksError):
     status_code = 404
     code = "not_found"

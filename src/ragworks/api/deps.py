@@ -8,10 +8,12 @@ from fastapi import Depends, Request
 
 from ragworks.container import Container
 from ragworks.errors import NotReady
+from ragworks.services.background import BackgroundCalls
 from ragworks.services.collections import CollectionService
 from ragworks.services.documents import DocumentService
 from ragworks.services.jobs import JobService
-from ragworks.services.retrieve import Retriever
+from ragworks.services.registry import ServiceRegistry
+from ragworks.services.runner import ServiceRunner
 
 
 def get_container(request: Request) -> Container:
@@ -45,12 +47,29 @@ def get_jobs(container: ContainerDep) -> JobService:
     return JobService(queue=container.queue, on_enqueued=container.notify_workers)
 
 
-def get_retriever(container: ContainerDep) -> Retriever:
-    """The retrieve service."""
-    return container.retriever
+def get_runner(container: ContainerDep) -> ServiceRunner:
+    """Runs AI services."""
+    return container.services
+
+
+def get_background(container: ContainerDep) -> BackgroundCalls:
+    """Accepts AI service calls as background jobs."""
+    return BackgroundCalls(
+        queue=container.queue,
+        max_attempts=container.settings.services.max_attempts,
+        on_enqueued=container.notify_workers,
+    )
+
+
+def get_registry(request: Request) -> ServiceRegistry:
+    """The registry (available before the engines are ready)."""
+    container: Container = request.app.state.container
+    return container.registry
 
 
 DocumentsDep = Annotated[DocumentService, Depends(get_documents)]
 CollectionsDep = Annotated[CollectionService, Depends(get_collections)]
 JobsDep = Annotated[JobService, Depends(get_jobs)]
-RetrieverDep = Annotated[Retriever, Depends(get_retriever)]
+RunnerDep = Annotated[ServiceRunner, Depends(get_runner)]
+BackgroundDep = Annotated[BackgroundCalls, Depends(get_background)]
+ServiceRegistryDep = Annotated[ServiceRegistry, Depends(get_registry)]

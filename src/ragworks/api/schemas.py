@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragworks.domain import Collection, Document, Job
+from ragworks.services.base import Service
 
 
 class ErrorBody(BaseModel):
@@ -188,3 +189,36 @@ class JobOut(BaseModel):
 class JobPage(BaseModel):
     jobs: list[JobOut] = Field(..., description="Newest first.")
     next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page.")
+
+
+class ServiceAccepted(BaseModel):
+    job_id: str = Field(..., description="Watch it at GET /v1/jobs/{job_id}; the output lands in `result`.")
+    status: str = Field(..., description="queued", examples=["queued"])
+    service: str = Field(..., description="The service that will run.")
+    status_url: str = Field(..., description="Where to watch the job (also the Location header).")
+
+
+class ServiceInfo(BaseModel):
+    name: str = Field(..., description="Registry name; POST /v1/services/{name}.")
+    summary: str = Field(..., description="One line.")
+    description: str = Field("", description="More detail.")
+    routes: list[str] = Field(..., description="Every route that runs it.")
+    streams: bool = Field(..., description="Whether `stream: true` yields tokens as they come.")
+    input_schema: dict[str, Any] = Field(..., description="JSON schema of the input.")
+    output_schema: dict[str, Any] = Field(..., description="JSON schema of the output.")
+
+    @classmethod
+    def of(cls, s: Service[Any, Any]) -> ServiceInfo:
+        return cls(
+            name=s.name,
+            summary=s.summary,
+            description=s.description,
+            routes=[f"/v1/services/{s.name}", *s.aliases],
+            streams=s.stream is not None,
+            input_schema=s.input.model_json_schema(),
+            output_schema=s.output.model_json_schema(),
+        )
+
+
+class ServiceList(BaseModel):
+    services: list[ServiceInfo] = Field(..., description="By registration order: built-ins first.")

@@ -32,6 +32,9 @@ _WAITING_STATUSES = frozenset({"queued", "failed"})
 # Ingest stages range from milliseconds (chunking a note) to minutes (embedding a big PDF).
 _STAGE_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0)
 
+# Service calls range from a few milliseconds (retrieve, embed) to minutes (summarizing a long PDF).
+_SERVICE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+
 JobCountsSource = Callable[[], Mapping[tuple[str, str], int]]
 
 
@@ -111,6 +114,20 @@ class Metrics:
             buckets=_STAGE_BUCKETS,
             registry=self.registry,
         )
+        self.service_calls_total = Counter(
+            "service_calls_total",
+            "AI service calls, by service, mode (sync, stream, background, nested) and outcome "
+            "(ok or an error code).",
+            ["service", "mode", "outcome"],
+            registry=self.registry,
+        )
+        self.service_duration_seconds = Histogram(
+            "service_duration_seconds",
+            "Time one AI service call took, by service and mode.",
+            ["service", "mode"],
+            buckets=_SERVICE_BUCKETS,
+            registry=self.registry,
+        )
         self.metrics_source_errors_total = Counter(
             "metrics_source_errors_total",
             "Scrape-time metric callbacks that raised, by source.",
@@ -137,6 +154,11 @@ class Metrics:
     def observe_job(self, kind: str, status: str) -> None:
         """Count one finished job attempt with its outcome status."""
         self.job_attempts_total.labels(kind, status).inc()
+
+    def observe_service(self, service: str, mode: str, outcome: str, duration_s: float) -> None:
+        """Count one AI service call and record its duration."""
+        self.service_calls_total.labels(service, mode, outcome).inc()
+        self.service_duration_seconds.labels(service, mode).observe(duration_s)
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:

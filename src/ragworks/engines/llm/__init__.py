@@ -1,0 +1,1 @@
+"""LLM port and adapters: llamacpp, openai, extractive."""

@@ -1,0 +1,44 @@
+"""Background service calls: accepted as a ``service.run`` job whose result lands in the job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+
+from ragworks.domain import JobKind
+from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.services.base import Service
+
+
+@dataclass(slots=True)
+class BackgroundCalls:
+    """Enqueues service calls; a worker lane runs them (see ``jobs/service_jobs.py``)."""
+
+    queue: SqlJobQueue
+    max_attempts: int
+    on_enqueued: Callable[[], None]
+
+    async def submit(
+        self,
+        service: Service[Any, Any],
+        data: BaseModel,
+        *,
+        callback_url: str | None,
+        request_id: str | None,
+    ) -> str:
+        """Enqueue one call; returns the job id. The input is stored already validated."""
+        payload = {"service": service.name, "input": data.model_dump(mode="json"), "request_id": request_id}
+        job_id = await anyio.to_thread.run_sync(
+            lambda: self.queue.enqueue(
+                JobKind.SERVICE_RUN,
+                payload,
+                max_attempts=self.max_attempts,
+                callback_url=callback_url,
+            )
+        )
+        self.on_enqueued()
+        return job_id
