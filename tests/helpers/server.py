@@ -22,8 +22,9 @@ def _free_port() -> int:
 class Server:
     """A ``ragworks serve`` process on a loopback port."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
         self.data_dir = data_dir
+        self.extra_env = env or {}
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -40,7 +41,11 @@ class Server:
             "--data-dir",
             str(self.data_dir),
         ]
-        env = os.environ | {"RAGWORKS_JOBS__POLL_INTERVAL_S": "0.2", "RAGWORKS_LOG_LEVEL": "WARNING"}
+        env = os.environ | {
+            "RAGWORKS_JOBS__POLL_INTERVAL_S": "0.2",
+            "RAGWORKS_LOG_LEVEL": "WARNING",
+            **self.extra_env,
+        }
         with self.log_path.open("ab") as log:  # the child keeps its own copy of the descriptor
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180

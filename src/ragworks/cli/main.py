@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ragworks.cli import client_commands, eval_command
+from ragworks.cli import client_commands, eval_command, new_service
 
 app = typer.Typer(help="ragworks: ingest documents, search them, serve AI services.", no_args_is_help=True)
 
@@ -40,3 +40,4 @@ app.command("ingest")(client_commands.ingest)
 app.command("search")(client_commands.search)
 app.command("jobs")(client_commands.jobs)
 app.command("eval")(eval_command.run_eval)
+app.command("new-service")(new_service.new_service)
