@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from ragworks import __version__
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
-from ragworks.api.routes import collections, documents, jobs, services, system
+from ragworks.api.routes import collections, documents, jobs, openai_compat, services, system
 from ragworks.api.schemas import ErrorResponse
 from ragworks.config import Settings
 from ragworks.container import Container
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None, *, workers: bool = True) -> Fas
     for router in (system.router, collections.router, documents.router, jobs.router):
         app.include_router(router)
     app.include_router(services.build_router(container.registry))
+    app.include_router(openai_compat.router)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.server.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
     return app

@@ -20,7 +20,15 @@ from typing import Any
 from ragworks.config import ServiceSettings
 from ragworks.errors import NotFound, RagworksError
 from ragworks.services.base import ENVELOPE_FIELDS, Service
-from ragworks.services.builtin import retrieve
+from ragworks.services.builtin import (
+    answer,
+    complete,
+    embed,
+    refine,
+    refine_and_retrieve,
+    retrieve,
+    summarize,
+)
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +37,12 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 BUILTIN: dict[str, Service[Any, Any]] = {
     "retrieve": retrieve.SERVICE,
+    "answer": answer.SERVICE,
+    "summarize": summarize.SERVICE,
+    "complete": complete.SERVICE,
+    "refine": refine.SERVICE,
+    "refine_and_retrieve": refine_and_retrieve.SERVICE,
+    "embed": embed.SERVICE,
 }
 
 
