@@ -66,11 +66,12 @@ class SearchSettings(BaseModel):
 
 class LLMSettings(BaseModel):
     provider: Literal["llamacpp", "openai", "extractive"] = Field(
-        "extractive",
+        "llamacpp",
         description=(
-            "'llamacpp': a GGUF model in-process (default: the bundled Gemma 3 270M); 'openai': any "
-            "OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenAI); 'extractive': no model, "
-            "answers and summaries are built from the best source sentences."
+            "'llamacpp' (the default): a GGUF model in-process, the bundled Gemma 3 270M unless "
+            "llm.model_path names another; 'openai': any OpenAI-compatible server (vLLM, Ollama, llama.cpp "
+            "server, OpenAI); 'extractive': no model, answers and summaries are built from the best source "
+            "sentences."
         ),
     )
     model_path: Path | None = Field(

@@ -41,7 +41,9 @@ class Server:
             "--data-dir",
             str(self.data_dir),
         ]
-        env = os.environ | {
+        env = {
+            "RAGWORKS_LLM__PROVIDER": "extractive",  # no model unless the environment asks for one
+            **os.environ,
             "RAGWORKS_JOBS__POLL_INTERVAL_S": "0.2",
             "RAGWORKS_LOG_LEVEL": "WARNING",
             **self.extra_env,

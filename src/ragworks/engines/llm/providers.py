@@ -13,8 +13,22 @@ def _extractive(_settings: LLMSettings) -> LLM:
     return ExtractiveLLM()
 
 
+def _llamacpp(settings: LLMSettings) -> LLM:
+    from ragworks.engines.llm.llamacpp import LlamaCppLLM  # imports llama_cpp only when chosen
+
+    return LlamaCppLLM(settings)
+
+
+def _openai(settings: LLMSettings) -> LLM:
+    from ragworks.engines.llm.openai_api import OpenAICompatibleLLM  # imports openai only when chosen
+
+    return OpenAICompatibleLLM(settings)
+
+
 PROVIDERS: dict[str, Callable[[LLMSettings], LLM]] = {
     "extractive": _extractive,
+    "llamacpp": _llamacpp,
+    "openai": _openai,
 }
 
 
