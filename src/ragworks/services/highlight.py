@@ -2,46 +2,122 @@
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+from collections.abc import Sequence
 
 from ragworks.ingest.analysis import Analyzer
 
 _WORD = re.compile(r"[\w][\w'-]*", re.UNICODE)
+_PREFIX = re.compile(r"\w[\w'-]*")  # what can begin a word: a word character, then word chars or joiners
 SNIPPET_CHARS = 160
+WORD_CACHE = 100_000  # analysed words kept by a Highlighter (about 15 MB at most)
+
+Span = tuple[int, int]
 
 
 def highlight(text: str, query_tokens: set[str], analyzer: Analyzer, snippets: int = 2) -> list[str]:
     """Up to ``snippets`` windows of ``text`` around words whose analysed form matches a query token."""
-    if not query_tokens:
-        return []
-    # Analysed terms (stems, morphemes) start with the word's first characters in nearly every case,
-    # so only words sharing a two-character prefix with a query term are worth analysing.
-    prefixes = tuple({t[:2] for t in query_tokens})
-    words = [w for w in _WORD.finditer(text) if w.group(0).lower().startswith(prefixes)]
-    unique = sorted({w.group(0) for w in words})
-    analysed = dict(zip(unique, analyzer.tokens_many(unique), strict=True))
-    matches = [w for w in words if query_tokens.intersection(analysed[w.group(0)])]
+    return Highlighter(analyzer, cache_size=0).highlight(text, query_tokens, snippets)
+
+
+class Highlighter:
+    """Highlights texts; keeps the analysis of words it has seen (bounded), since the same words recur.
+
+    Safe to share between threads: the cache is a plain dict whose single operations are atomic.
+    """
+
+    def __init__(self, analyzer: Analyzer, cache_size: int = WORD_CACHE) -> None:
+        self._analyzer = analyzer
+        self._cache_size = cache_size
+        self._terms: dict[str, frozenset[str]] = {}
+
+    def highlight(self, text: str, query_tokens: set[str], snippets: int = 2) -> list[str]:
+        """Up to ``snippets`` windows of ``text`` around words whose analysed form matches a query token."""
+        return self.highlight_many([text], query_tokens, snippets)[0]
+
+    def highlight_many(
+        self, texts: Sequence[str], query_tokens: set[str], snippets: int = 2
+    ) -> list[list[str]]:
+        """``highlight`` for each of ``texts``; the new words of all of them are analysed in one call."""
+        if not query_tokens:
+            return [[] for _ in texts]
+        # Analysed terms (stems, morphemes) start with the word's first characters in nearly every case,
+        # so only words sharing a two-character prefix with a query term are worth analysing.
+        prefixes = tuple(sorted({t[:2] for t in query_tokens}))
+        candidates = [_candidate_words(text, prefixes) for text in texts]
+        terms = self._analyse(
+            {text[s:e] for text, spans in zip(texts, candidates, strict=True) for s, e in spans}
+        )
+        result: list[list[str]] = []
+        for text, spans in zip(texts, candidates, strict=True):
+            matches = [(s, e) for s, e in spans if not query_tokens.isdisjoint(terms[text[s:e]])]
+            result.append(_snippets(text, matches, snippets))
+        return result
+
+    def _analyse(self, words: set[str]) -> dict[str, frozenset[str]]:
+        cache = self._terms
+        known = {w: t for w in words if (t := cache.get(w)) is not None}
+        new = sorted(words.difference(known))
+        if new:
+            analysed = {w: frozenset(t) for w, t in zip(new, self._analyzer.tokens_many(new), strict=True)}
+            known.update(analysed)
+            if 0 < len(analysed) <= self._cache_size:
+                if len(cache) + len(analysed) > self._cache_size:
+                    cache.clear()  # crude but bounded; the working set refills it quickly
+                cache.update(analysed)
+        return known
+
+
+def _candidate_words(text: str, prefixes: tuple[str, ...]) -> list[Span]:
+    """Spans of the words of ``text`` (``_WORD`` matches) whose lower-cased form starts with a prefix."""
+    lowered = text.lower()
+    if len(lowered) != len(text):  # a character lower-cases to several (only "İ"): the slow way
+        return [m.span() for m in _WORD.finditer(text) if m.group(0).lower().startswith(prefixes)]
+    # Lower-casing maps every other character to one character of the same kind (word or not), so the
+    # words of ``lowered`` are those of ``text`` at the same positions, and one regex scan (in C) finds
+    # exactly the words that start with a prefix, instead of a Python step for every word.
+    scanner = _prefix_scanner(prefixes)
+    return [] if scanner is None else [m.span(1) for m in scanner.finditer(lowered)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _prefix_scanner(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
+    """A regex for the words starting with one of ``prefixes`` (group 1 is the word).
+
+    A ``_WORD`` match starts at the first word character of a maximal run of word characters and
+    joiners (' and -) and ends where the run ends; a prefix of a word is made of word characters and
+    joiners and starts with a word character, so other prefixes can match no word.
+    """
+    usable = sorted((p for p in prefixes if _PREFIX.fullmatch(p)), key=len, reverse=True)
+    if not usable:
+        return None
+    alternatives = "|".join(re.escape(p) for p in usable)
+    return re.compile(rf"(?<![\w'-])['-]*((?:{alternatives})[\w'-]*)")
+
+
+def _snippets(text: str, matches: list[Span], snippets: int) -> list[str]:
     result: list[str] = []
     covered_until = -1
-    for match in matches:
-        if match.start() < covered_until or len(result) >= snippets:
+    for start_word, _ in matches:
+        if start_word < covered_until or len(result) >= snippets:
             continue
-        start = max(0, match.start() - SNIPPET_CHARS // 3)
+        start = max(0, start_word - SNIPPET_CHARS // 3)
         end = min(len(text), start + SNIPPET_CHARS)
-        window = [m for m in matches if start <= m.start() and m.end() <= end]
+        window = [m for m in matches if start <= m[0] and m[1] <= end]
         result.append(_mark(text, start, end, window))
         covered_until = end
     return result
 
 
-def _mark(text: str, start: int, end: int, matches: list[re.Match[str]]) -> str:
+def _mark(text: str, start: int, end: int, matches: list[Span]) -> str:
     parts: list[str] = ["…" if start > 0 else ""]
     cursor = start
-    for m in matches:
-        parts.append(html.escape(text[cursor : m.start()]))
-        parts.append(f"<em>{html.escape(m.group(0))}</em>")
-        cursor = m.end()
+    for m_start, m_end in matches:
+        parts.append(html.escape(text[cursor:m_start]))
+        parts.append(f"<em>{html.escape(text[m_start:m_end])}</em>")
+        cursor = m_end
     parts.append(html.escape(text[cursor:end]))
     parts.append("…" if end < len(text) else "")
     return "".join(parts).replace("\n", " ")

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 
 from ragworks.config import SearchSettings
 from ragworks.domain import ChunkRecord, Document, FieldFilter
-from ragworks.engines.embed.base import Embedder
-from ragworks.engines.index.base import Hit, SearchIndex
+from ragworks.engines.embed.base import Embedder, submit_query
+from ragworks.engines.index.base import Hit, SearchIndex, Vector
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.errors import NotFound
 from ragworks.ingest.analysis import Analyzer
 from ragworks.services.fusion import minmax_fusion, rrf_fusion
-from ragworks.services.highlight import highlight
+from ragworks.services.highlight import Highlighter
 from ragworks.services.retrieve_models import RetrieveHit, RetrieveInput, RetrieveOutput, SortSpec
 
 
@@ -36,7 +37,11 @@ def parse_filters(raw: dict[str, Any] | None) -> list[FieldFilter]:
 
 @dataclass(slots=True)
 class Retriever:
-    """Runs retrieval; blocking work goes to a thread so the event loop stays free."""
+    """Runs retrieval; blocking work goes to a thread so the event loop stays free.
+
+    The query's embedding starts first and is computed (batched with concurrent queries, see
+    ``engines/embed``) while this thread analyses the query and runs the keyword leg.
+    """
 
     store: SqlMetadataStore
     chunk_store: SqlChunkStore
@@ -44,6 +49,10 @@ class Retriever:
     analyzer: Analyzer
     embedder: Embedder
     settings: SearchSettings
+    _highlighter: Highlighter = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._highlighter = Highlighter(self.analyzer)
 
     async def run(self, request: RetrieveInput) -> RetrieveOutput:
         """Answer one retrieve request."""
@@ -52,22 +61,32 @@ class Retriever:
     def retrieve(self, request: RetrieveInput) -> RetrieveOutput:
         """Synchronous retrieval (also used in-process by the CLI and the evaluator)."""
         started = time.perf_counter()
-        self.store.require_collections(request.collections)  # NotFound before any work
+        missing = self.chunk_store.missing_collection(request.collections)  # NotFound before any work
+        if missing is not None:
+            raise NotFound(f"collection '{missing}' does not exist")
         filters = parse_filters(request.filters)
         language = self.analyzer.language_of(request.query)
         weight = self._vector_weight(request, language)
         need = request.offset + request.top_k
         pool = max(self.settings.candidates, need)
+        pending: Future[Vector] | None = None
+        if weight > 0.0:
+            pending = submit_query(self.embedder, request.query)
         tokens = self.analyzer.tokens(request.query) if weight < 1.0 else []
-        vector = self.embedder.embed([request.query])[0] if weight > 0.0 else None
+        allowed = (
+            {name: self.chunk_store.served_keys(name, filters) for name in request.collections}
+            if filters
+            else {}
+        )
         keyword_hits: list[Hit] = []
         vector_hits: list[Hit] = []
-        for name in request.collections:
-            allowed = self.chunk_store.served_keys(name, filters) if filters else None
-            if tokens:
-                keyword_hits += self.index.keyword_search(name, tokens, pool, allowed)
-            if vector is not None:
-                vector_hits += self.index.vector_search(name, vector, pool, allowed)
+        if tokens:
+            for name in request.collections:
+                keyword_hits += self.index.keyword_search(name, tokens, pool, allowed.get(name))
+        if pending is not None:
+            vector = pending.result()
+            for name in request.collections:
+                vector_hits += self.index.vector_search(name, vector, pool, allowed.get(name))
         fused = self._fuse(keyword_hits, vector_hits, weight)
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         sorting = request.sort is not None and request.sort.by != "score"
@@ -75,8 +94,14 @@ class Retriever:
         if sorting and request.sort is not None:
             hits = _sort_by_metadata(hits, request.sort)
         page = hits[request.offset : need]
+        marks: list[list[str] | None] = [None] * len(page)
+        if request.highlight and tokens:
+            marks = list(
+                self._highlighter.highlight_many([chunk.text for (chunk, _), _ in page], set(tokens))
+            )
         results = [
-            self._hit(chunk, document, score, tokens, request.highlight) for (chunk, document), score in page
+            self._hit(chunk, document, score, mark)
+            for ((chunk, document), score), mark in zip(page, marks, strict=True)
         ]
         took = (time.perf_counter() - started) * 1000
         return RetrieveOutput(
@@ -123,8 +148,9 @@ class Retriever:
             return rrf_fusion(keyword, vector, weight, self.settings.rrf_k)
         return minmax_fusion(keyword, vector, weight)
 
+    @staticmethod
     def _hit(
-        self, chunk: ChunkRecord, document: Document, score: float, tokens: Sequence[str], mark: bool
+        chunk: ChunkRecord, document: Document, score: float, highlights: list[str] | None
     ) -> RetrieveHit:
         return RetrieveHit(
             chunk_id=str(chunk.key),
@@ -138,7 +164,7 @@ class Retriever:
             start=chunk.start,
             end=chunk.end,
             source=document.source,
-            highlights=highlight(chunk.text, set(tokens), self.analyzer) if mark and tokens else None,
+            highlights=highlights,
         )
 
 

