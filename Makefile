@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck unit bench clean
+.PHONY: run test setup lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale clean
 
+# llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
+# multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
+$(STAMP): export CMAKE_BUILD_PARALLEL_LEVEL := $(shell nproc 2>/dev/null || echo 2)
+$(STAMP): export CMAKE_ARGS := -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF
 $(STAMP): pyproject.toml
 	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
 	$(PY) -m venv $(VENV)
@@ -29,6 +33,40 @@ typecheck: $(STAMP)
 test: $(STAMP)
 	$(MAKE) lint typecheck
 	$(BIN)/pytest
+
+# Benchmarks (not tests): each script prints its tables and rewrites its section of docs/benchmarks.md.
+# The peer libraries (LlamaIndex) live in their own environment, never in the product's: torch first, so
+# the CPU wheel on disk is used, then the pinned peers. Durations on 2 cores are in docs/benchmarks.md.
+PEERS := .bench/peers-venv
+PEERS_STAMP := $(PEERS)/.installed
+
+$(PEERS_STAMP): bench/peers-requirements.txt
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	$(PY) -m venv $(PEERS)
+	$(PEERS)/bin/pip install -q --upgrade pip
+	$(PEERS)/bin/pip install -q torch==2.13.0
+	$(PEERS)/bin/pip install -q -r bench/peers-requirements.txt
+	touch $(PEERS_STAMP)
+
+bench-peers: $(PEERS_STAMP)
+
+bench: $(STAMP) $(PEERS_STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/latency.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --docs
+
+bench-ingest: $(STAMP) $(PEERS_STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --docs
+
+bench-quality: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --docs
+
+bench-latency: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/latency.py --docs
+
+bench-scale: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -139,7 +139,9 @@ def main() -> None:
         f"({mean_tokens:.0f} token events on average); completion prefixes are the first half of "
         f"SciFact queries. Server peak RSS {peak_rss:.0f} MiB."
     )
-    write_section("services", section_header("AI service latency", started, notes) + "\n" + md_table(head, rows))
+    write_section(
+        "services", section_header("AI service latency", started, notes) + "\n" + md_table(head, rows)
+    )
 
 
 if __name__ == "__main__":

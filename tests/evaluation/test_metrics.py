@@ -90,3 +90,22 @@ def test_summarise_rounds_to_four_places() -> None:
 
 def test_summarise_of_no_queries_is_zero() -> None:
     assert summarise({}, {}) == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr": 0.0}
+
+
+def test_summarise_cuts_mrr_and_recall_at_their_depths() -> None:
+    # the only relevant document sits at rank 101: inside no cut-off
+    ranking = [f"x{i}" for i in range(100)] + ["a"]
+
+    summary = summarise({"q": ranking}, {"q": {"a": 1}})
+
+    assert summary == {"ndcg@10": 0.0, "recall@10": 0.0, "recall@100": 0.0, "mrr": 0.0}
+
+
+def test_summarise_recall_at_100_sees_past_rank_ten() -> None:
+    ranking = [f"x{i}" for i in range(50)] + ["a"]
+
+    summary = summarise({"q": ranking}, {"q": {"a": 1, "b": 1}})
+
+    assert summary["recall@10"] == 0.0
+    assert summary["recall@100"] == 0.5
+    assert summary["mrr"] == round(1 / 51, 4)
