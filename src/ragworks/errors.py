@@ -66,3 +66,10 @@ class UnprocessableDocument(RagworksError):
 class NotReady(RagworksError):
     status_code = 503
     code = "not_ready"
+
+
+class Busy(RagworksError):
+    """The store stayed locked by other writers past its timeout; nothing was changed, retry later."""
+
+    status_code = 503
+    code = "busy"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -25,6 +26,11 @@ def _begin_immediate(connection: Any) -> None:
 
 def _begin_deferred(connection: Any) -> None:
     connection.exec_driver_sql("BEGIN")
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on the write lock after ``busy_timeout`` (nothing was written)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
 def create_engines(url: str) -> tuple[Engine, Engine]:
