@@ -78,7 +78,10 @@ class LLMSettings(BaseModel):
         None, description="GGUF file for 'llamacpp'; unset = bundled Gemma 3 270M."
     )
     context_tokens: int = Field(8192, description="Context window used by the model (prompt + output).")
-    threads: int = Field(0, description="llama.cpp threads; 0 = all cores.")
+    threads: int = Field(
+        0,
+        description="llama.cpp threads; 0 = half the cores (its threads spin-wait, so all cores starve others).",
+    )
     base_url: str | None = Field(None, description="'openai': server URL, e.g. http://localhost:8001/v1.")
     api_key: SecretStr = Field(SecretStr("none"), description="'openai': API key (local servers ignore it).")
     model: str = Field("", description="'openai': model name sent to the server.")

@@ -85,7 +85,9 @@ class LlamaCppLLM:
         path = self._settings.model_path or bundled_model_path()
         if not path.is_file():
             raise LLMError(f"GGUF model file not found: {path}")
-        threads = self._settings.threads or len(os.sched_getaffinity(0))  # 0: every core this process may use
+        # 0: half the cores this process may use. llama.cpp's threads spin-wait on each other, so with
+        # every core taken any other work (the embedder, parsers) slowed generation 3-9x here.
+        threads = self._settings.threads or max(1, len(os.sched_getaffinity(0)) // 2)
         try:
             self._llama = Llama(
                 model_path=str(path),
