@@ -10,7 +10,7 @@ output. Routes, background jobs, metrics and logs are generated from that; a ser
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -88,19 +88,7 @@ class ServiceContext:
 
     async def call(self, service: Service[InputT, OutputT], data: InputT | Mapping[str, Any]) -> OutputT:
         """Run another service (counted and timed like any call, no HTTP hop)."""
-        nested = ServiceContext(
-            settings=self.settings,
-            retriever=self.retriever,
-            llm=self.llm,
-            embedder=self.embedder,
-            analyzer=self.analyzer,
-            store=self.store,
-            chunks=self.chunks,
-            invoke=self.invoke,
-            lookup=self.lookup,
-            request_id=self.request_id,
-            depth=self.depth + 1,
-        )
+        nested = replace(self, depth=self.depth + 1)
         if nested.depth > 8:
             raise BadRequest("services call each other more than 8 levels deep")
         result = await self.invoke(service, service.parse(data), nested)
