@@ -36,6 +36,7 @@ DATA = Path(os.environ.get("RAGWORKS_BENCH_DATA", REPO.parent / "shared" / "data
 BENCH_DIR = REPO / ".bench"
 DOCS = REPO / "docs" / "benchmarks.md"
 MODES = ("keyword", "vector", "hybrid")
+START_LOAD = os.getloadavg()  # taken when a script imports this module, i.e. when its run starts
 
 
 # --- machine and command -------------------------------------------------------------------------
@@ -88,7 +89,7 @@ def git_revision() -> str:
 
 def machine() -> str:
     """One line: cores, CPU model, RAM, load average, Python and torch versions."""
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    load = ", ".join(f"{x:.1f}" for x in START_LOAD)
     return (
         f"{os.cpu_count()} cores ({_cpu_model()}), {_ram_gib():.0f} GiB RAM, load average at start {load}; "
         f"Python {platform.python_version()}, torch {_version('torch')}, ragworks at {git_revision()}"
