@@ -21,8 +21,9 @@ from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
 from ragworks.errors import NotFound
 from ragworks.ingest.analysis import Analyzer
+from ragworks.services import retrieve as retrieve_module
 from ragworks.services.highlight import highlight
-from ragworks.services.retrieve import Retriever
+from ragworks.services.retrieve import NARROW_MARGIN, Retriever
 from ragworks.services.retrieve_models import RetrieveInput, RetrieveOutput
 
 DIM = 4
@@ -228,3 +229,86 @@ def test_concurrent_requests_each_get_their_own_answer(plain: tuple[Retriever, R
     for i, query in enumerate(queries):
         got = answers[i]
         assert got.model_dump(exclude={"took_ms"}) == expected[query].model_dump(exclude={"took_ms"})
+
+
+class LimitRecordingIndex(LocalSearchIndex):
+    def __init__(self, root: Path) -> None:
+        super().__init__(root, DIM)
+        self.keyword_limits: list[int] = []
+
+    def keyword_search(
+        self, collection: str, tokens: Sequence[str], limit: int, allowed: AbstractSet[int] | None = None
+    ) -> list[Hit]:
+        self.keyword_limits.append(limit)
+        return super().keyword_search(collection, tokens, limit, allowed)
+
+
+@pytest.fixture
+def many(tmp_path: Path) -> Iterator[tuple[Retriever, LimitRecordingIndex, SqlMetadataStore]]:
+    """40 documents about refunds, the more often 'refund' the lower the number; none deleted yet."""
+    with open_database(tmp_path) as db:
+        store, chunk_store, analyzer = SqlMetadataStore(db), SqlChunkStore(db), Analyzer()
+        index = LimitRecordingIndex(tmp_path / "index")
+        index.start()
+        store.create_collection("docs", "en", "")
+        for number in range(40):
+            text = "refund " * (40 - number) + f"document {number} about parcels"
+            document_id = f"d{number:02d}"
+            store.accept_document(draft("docs", document_id, content=text), {}, 4)
+            row = NewChunk(
+                0, text, 0, len(text), None, None, "en", analyzer.tokens(text), embedding(text).tobytes()
+            )
+            _, keys = chunk_store.replace_chunks("docs", document_id, 1, [row])
+            chunk_store.activate_version("docs", document_id, 1, 1)
+            index.add("docs", [IndexEntry(keys[0], row.tokens, embedding(text))])
+        index.commit()
+        settings = SearchSettings()
+        yield Retriever(store, chunk_store, index, analyzer, PlainEmbedder(), settings), index, store
+        index.close()
+
+
+def test_keyword_only_fetches_a_little_more_than_the_page(
+    many: tuple[Retriever, LimitRecordingIndex, SqlMetadataStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever, index, _ = many
+    request = RetrieveInput(query="refund", collections=["docs"], mode="keyword", top_k=3)
+
+    narrowed = retriever.retrieve(request)
+    assert index.keyword_limits == [3 + NARROW_MARGIN]
+    monkeypatch.setattr(retrieve_module, "NARROW_MARGIN", 10**6)  # the old way: always the whole pool
+    assert narrowed.model_dump(exclude={"took_ms"}) == retriever.retrieve(request).model_dump(
+        exclude={"took_ms"}
+    )
+
+    monkeypatch.undo()
+    retriever.store.create_collection("more", "en", "")
+    hybrid_sorted_or_several = [
+        RetrieveInput(query="refund", collections=["docs"], mode="hybrid", top_k=3),
+        RetrieveInput(query="refund", collections=["docs"], mode="keyword", top_k=3, sort={"by": "n"}),
+        RetrieveInput(query="refund", collections=["docs", "more"], mode="keyword", top_k=3),
+    ]
+    # fusion normalises over, and sorting reorders, the whole pool; several collections are merged
+    for other in hybrid_sorted_or_several:
+        index.keyword_limits.clear()
+        retriever.retrieve(other)
+        assert set(index.keyword_limits) == {100}
+
+
+def test_keyword_only_refetches_the_pool_when_unseen_hits_left_the_page_short(
+    many: tuple[Retriever, LimitRecordingIndex, SqlMetadataStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    retriever, index, store = many
+    request = RetrieveInput(query="refund", collections=["docs"], mode="keyword", top_k=5, offset=2)
+    everything = request.model_copy(update={"top_k": 40, "offset": 0})
+    ranking = [hit.document_id for hit in retriever.retrieve(everything).results]
+    for document_id in ranking[:15]:  # the 15 best matches are being deleted: searches no longer see them
+        store.request_delete("docs", document_id, 4)
+    index.keyword_limits.clear()
+
+    narrowed = retriever.retrieve(request)
+    assert index.keyword_limits == [7 + NARROW_MARGIN, 100]
+    monkeypatch.setattr(retrieve_module, "NARROW_MARGIN", 10**6)  # the old way: always the whole pool
+    whole = retriever.retrieve(request)
+
+    assert [hit.document_id for hit in narrowed.results] == ranking[17:22]
+    assert narrowed.model_dump(exclude={"took_ms"}) == whole.model_dump(exclude={"took_ms"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,8 @@ from ragworks.ingest.analysis import Analyzer
 from ragworks.services.fusion import minmax_fusion, rrf_fusion
 from ragworks.services.highlight import Highlighter
 from ragworks.services.retrieve_models import RetrieveHit, RetrieveInput, RetrieveOutput, SortSpec
+
+NARROW_MARGIN = 8  # extra keyword hits fetched beyond the page in keyword-only searches
 
 
 def parse_filters(raw: dict[str, Any] | None) -> list[FieldFilter]:
@@ -78,19 +81,27 @@ class Retriever:
             if filters
             else {}
         )
-        keyword_hits: list[Hit] = []
+        sorting = request.sort is not None and request.sort.by != "score"
+        # Keyword only, by score: BM25's top ``need`` are the first ``need`` of its top ``pool``, so
+        # fetch a few more than needed (tantivy prunes more with a smaller top-k) and the whole pool
+        # only if hits that searches may not see (a version being swapped) left the page short.
+        # One collection only: across several, one collection's unseen hits could let another's
+        # weaker ones fill the page unnoticed.
+        narrow = (
+            weight <= 0.0 and not sorting and len(request.collections) == 1 and need + NARROW_MARGIN < pool
+        )
+        keyword_hits, keyword_full = self._keyword_leg(
+            request.collections, tokens, need + NARROW_MARGIN if narrow else pool, allowed
+        )
         vector_hits: list[Hit] = []
-        if tokens:
-            for name in request.collections:
-                keyword_hits += self.index.keyword_search(name, tokens, pool, allowed.get(name))
         if pending is not None:
             vector = pending.result()
             for name in request.collections:
                 vector_hits += self.index.vector_search(name, vector, pool, allowed.get(name))
-        fused = self._fuse(keyword_hits, vector_hits, weight)
-        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
-        sorting = request.sort is not None and request.sort.by != "score"
-        hits = self._resolve(ranked, pool if sorting else need)
+        hits = self._rank(keyword_hits, vector_hits, weight, pool if sorting else need)
+        if narrow and keyword_full and len(hits) < need:
+            keyword_hits, _ = self._keyword_leg(request.collections, tokens, pool, allowed)
+            hits = self._rank(keyword_hits, vector_hits, weight, need)
         if sorting and request.sort is not None:
             hits = _sort_by_metadata(hits, request.sort)
         page = hits[request.offset : need]
@@ -111,6 +122,26 @@ class Retriever:
             query_language=language,
             vector_weight=weight,
         )
+
+    def _keyword_leg(
+        self, collections: Sequence[str], tokens: Sequence[str], limit: int, allowed: dict[str, set[int]]
+    ) -> tuple[list[Hit], bool]:
+        """BM25 hits of every collection, and whether any collection filled ``limit`` (may have more)."""
+        hits: list[Hit] = []
+        full = False
+        if tokens:
+            for name in collections:
+                found = self.index.keyword_search(name, tokens, limit, allowed.get(name))
+                full = full or len(found) >= limit
+                hits += found
+        return hits, full
+
+    def _rank(
+        self, keyword: list[Hit], vector: list[Hit], weight: float, wanted: int
+    ) -> list[tuple[tuple[ChunkRecord, Document], float]]:
+        fused = self._fuse(keyword, vector, weight)
+        ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
+        return self._resolve(ranked, wanted)
 
     def _resolve(
         self, ranked: list[tuple[int, float]], wanted: int

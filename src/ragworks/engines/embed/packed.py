@@ -59,7 +59,8 @@ class PackedEncoder:
         self.heads = int(config.num_attention_heads)
         self.eps = float(config.layer_norm_eps)
         self.max_positions = int(config.max_position_embeddings)
-        weights = {name: value.detach().clone().float() for name, value in model.state_dict().items()}
+        # shared with the model (never written); only the transposed and joined projections are copies
+        weights = {name: value.detach().float() for name, value in model.state_dict().items()}
 
         def w(name: str) -> Any:
             return weights[name]
@@ -70,7 +71,7 @@ class PackedEncoder:
         self.word = w("embeddings.word_embeddings.weight")
         self.position = w("embeddings.position_embeddings.weight")
         # one segment: every token has token type 0, whose embedding is added to all of them
-        self.type0 = w("embeddings.token_type_embeddings.weight")[0].clone()
+        self.type0 = w("embeddings.token_type_embeddings.weight")[0]
         self.ln_w, self.ln_b = w("embeddings.LayerNorm.weight"), w("embeddings.LayerNorm.bias")
         self.layers: list[_Layer] = []
         for i in range(int(config.num_hidden_layers)):
