@@ -13,6 +13,13 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8000
     max_upload_bytes: int = Field(50 * 1024 * 1024, description="Largest accepted request body (413 above).")
+    switch_interval_ms: float = Field(
+        1.0,
+        gt=0,
+        description="How long a thread may keep the GIL while another waits (Python's default is 5). "
+        "Every model call hands the GIL over and waits to get it back; with requests and writes "
+        "busy in Python beside it, 5 ms per hand-over made one query embedding take 350 ms.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -78,6 +85,11 @@ class LLMSettings(BaseModel):
         None, description="GGUF file for 'llamacpp'; unset = bundled Gemma 3 270M."
     )
     context_tokens: int = Field(8192, description="Context window used by the model (prompt + output).")
+    load: Literal["first_use", "start"] = Field(
+        "first_use",
+        description="'llamacpp': load the model when a service first needs it (a server that only "
+        "ingests and searches never holds its ~500 MB), or at start so the first answer is not slower.",
+    )
     threads: int = Field(
         0,
         description="llama.cpp threads; 0 = half the cores (its threads spin-wait, so all cores starve others).",

@@ -251,3 +251,22 @@ def test_a_waiting_batch_gets_its_turn_after_a_burst_of_query_passes() -> None:
     for worker in workers:
         worker.join(WAIT)
     assert waited < WAIT / 2 and passes > 0
+
+
+def test_the_traced_document_graph_equals_the_eager_model_on_any_shape(embedder: MiniLMEmbedder) -> None:
+    import torch
+
+    texts = ["short", "a somewhat longer text about cells " * 3, "word " * 400]  # the last is truncated
+    for batch in ([texts[0]], texts, texts[::-1][:2]):
+        encodings = embedder._batch_tokenizer.encode_batch(batch)
+        width = max(len(e.ids) for e in encodings)
+        ids = torch.zeros((len(batch), width), dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
+            mask[row, : len(encoding.ids)] = 1
+        with torch.inference_mode():
+            hidden = embedder._model(input_ids=ids, attention_mask=mask).last_hidden_state
+        weights = mask.unsqueeze(-1).float()
+        eager = torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
+        assert np.abs(embedder.embed(batch) - eager.numpy()).max() < 1e-6

@@ -19,6 +19,8 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Where the database, index and uploads live.")] = None,
 ) -> None:
     """Run the server with in-process workers on the embedded engines."""
+    import sys
+
     import uvicorn
 
     from ragworks.app import create_app
@@ -33,6 +35,7 @@ def serve(
     )
     settings.server = server
     configure_logging(settings.log_level, settings.log_json)
+    sys.setswitchinterval(server.switch_interval_ms / 1000)
     uvicorn.run(create_app(settings), host=server.host, port=server.port, log_config=None, access_log=False)
 
 

