@@ -76,11 +76,38 @@ def test_a_corrupt_model_file_is_an_llm_error_and_prints_nothing(
 ) -> None:
     corrupt = tmp_path / "corrupt.gguf"
     corrupt.write_bytes(b"GGUF" + b"\x00" * 4096)
-    adapter = LlamaCppLLM(LLMSettings(provider="llamacpp", model_path=corrupt))
+    adapter = LlamaCppLLM(LLMSettings(provider="llamacpp", model_path=corrupt, load="start"))
     with pytest.raises(LLMError, match="cannot load"):
         adapter.start()
     captured = capfd.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_a_file_that_is_not_gguf_is_refused_at_start_even_when_loading_later(tmp_path: Path) -> None:
+    text = tmp_path / "notes.gguf"
+    text.write_text("not a model")
+    with pytest.raises(LLMError, match="not a GGUF file"):
+        LlamaCppLLM(LLMSettings(provider="llamacpp", model_path=text)).start()
+
+
+@pytest.mark.anyio
+async def test_the_model_is_loaded_on_first_use_and_a_corrupt_one_fails_that_call(
+    gguf: Path, tmp_path: Path
+) -> None:
+    adapter = LlamaCppLLM(LLMSettings(provider="llamacpp", model_path=gguf, context_tokens=512))
+    adapter.start()
+    try:
+        assert adapter._llama is None  # nothing held until a service needs the model
+        assert adapter.count_tokens("one two") > 0
+        assert adapter._llama is not None
+    finally:
+        adapter.close()
+    corrupt = tmp_path / "corrupt.gguf"
+    corrupt.write_bytes(b"GGUF" + b"\x00" * 4096)
+    lazy = LlamaCppLLM(LLMSettings(provider="llamacpp", model_path=corrupt))
+    lazy.start()
+    with pytest.raises(LLMError, match="cannot load"):
+        await lazy.generate(COUNTING, GREEDY)
 
 
 @pytest.mark.anyio

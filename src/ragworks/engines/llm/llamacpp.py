@@ -13,6 +13,7 @@ import os
 import random
 import threading
 from collections.abc import AsyncIterator, Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio.to_thread
@@ -70,38 +71,59 @@ class LlamaCppLLM:
         self._turn = anyio.Semaphore(1)
         # Held by whichever thread touches the model; close() takes it so it never frees a model in use.
         self._model_lock = threading.Lock()
+        self._load_lock = threading.Lock()
+        self._path: Path | None = None  # set by start(), cleared by close()
 
     def start(self) -> None:
-        """Load the model (a second or two for the bundled one).
+        """Check the model file; load it now (``llm.load = "start"``) or on first use.
 
         Raises:
-            LLMError: llama-cpp-python is missing, or the file is missing or not a loadable GGUF.
+            LLMError: llama-cpp-python is missing, or the file is missing or not a GGUF file; when
+                loading now, also a GGUF that llama.cpp cannot load.
         """
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401 - fail at start, not at the first answer
         except ImportError as exc:
             raise LLMError("llama-cpp-python is not installed: pip install llama-cpp-python") from exc
         _route_llama_logs()
         path = self._settings.model_path or bundled_model_path()
         if not path.is_file():
             raise LLMError(f"GGUF model file not found: {path}")
-        # 0: half the cores this process may use. llama.cpp's threads spin-wait on each other, so with
-        # every core taken any other work (the embedder, parsers) slowed generation 3-9x here.
-        threads = self._settings.threads or max(1, len(os.sched_getaffinity(0)) // 2)
-        try:
-            self._llama = Llama(
-                model_path=str(path),
-                n_ctx=self.context_tokens,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError, OSError) as exc:
-            raise LLMError(f"cannot load GGUF model {path}: {exc}") from exc
+        with path.open("rb") as file:
+            if file.read(4) != b"GGUF":
+                raise LLMError(f"cannot load GGUF model {path}: not a GGUF file")
+        self._path = path
+        if self._settings.load == "start":
+            self._load()
+
+    def _load(self) -> Llama:
+        """The model, loaded on the first call (a second or two for the bundled one)."""
+        from llama_cpp import Llama
+
+        with self._load_lock:
+            if self._llama is not None:
+                return self._llama
+            if self._path is None:
+                raise LLMError("the llamacpp model is not loaded (not started, or closed)")
+            # 0: half the cores this process may use. llama.cpp's threads spin-wait on each other, so
+            # with every core taken any other work (the embedder, parsers) slowed generation 3-9x here.
+            threads = self._settings.threads or max(1, len(os.sched_getaffinity(0)) // 2)
+            try:
+                self._llama = Llama(
+                    model_path=str(self._path),
+                    n_ctx=self.context_tokens,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+            except (ValueError, RuntimeError, OSError) as exc:
+                raise LLMError(f"cannot load GGUF model {self._path}: {exc}") from exc
+            return self._llama
 
     def close(self) -> None:
         """Free the model."""
-        with self._model_lock:
+        with self._model_lock, self._load_lock:
+            self._path = None  # closed: never loaded again
             if self._llama is not None:
                 self._llama.close()
                 self._llama = None
@@ -168,6 +190,4 @@ class LlamaCppLLM:
             raise LLMError(f"llama.cpp cannot complete this prompt: {exc}") from exc
 
     def _require(self) -> Llama:
-        if self._llama is None:
-            raise LLMError("the llamacpp model is not loaded (not started, or closed)")
-        return self._llama
+        return self._llama if self._llama is not None else self._load()
