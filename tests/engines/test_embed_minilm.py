@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -270,3 +272,17 @@ def test_the_traced_document_graph_equals_the_eager_model_on_any_shape(embedder:
         weights = mask.unsqueeze(-1).float()
         eager = torch.nn.functional.normalize((hidden * weights).sum(1) / weights.sum(1), dim=-1)
         assert np.abs(embedder.embed(batch) - eager.numpy()).max() < 1e-6
+
+
+def test_the_embedder_starts_when_the_vector_index_was_imported_first() -> None:
+    """usearch loaded before torch made TorchScript tracing spin forever (see engines/index/vectors.py)."""
+    script = (
+        "import ragworks.engines.index.vectors\n"
+        "from ragworks.engines.embed.minilm import MiniLMEmbedder\n"
+        "embedder = MiniLMEmbedder()\n"
+        "embedder.start()\n"
+        "print(embedder.embed(['started']).shape)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "(1, 384)"

@@ -42,6 +42,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+# torch before usearch: loaded the other way round, usearch's C++ runtime breaks torch's type names and
+# TorchScript tracing (the embedder's, at start) spins forever in Value::setDebugName.
+import torch  # noqa: F401, I001
 from usearch.index import Index
 
 from ragworks.engines.index.base import Hit, Vector
