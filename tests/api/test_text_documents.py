@@ -95,6 +95,27 @@ def test_empty_text_is_a_bad_request(client: TestClient, collection: str) -> Non
     assert "error" in response.json()
 
 
+def test_a_batch_with_one_empty_text_stores_nothing(client: TestClient, collection: str) -> None:
+    docs = [{"id": "fine", "text": "Tides rise twice a day."}, {"id": "empty", "text": " "}]
+
+    response = client.post(f"/v1/collections/{collection}/documents", json={"documents": docs})
+
+    assert response.status_code == 400, response.text
+    assert "'empty'" in response.json()["error"]["message"]
+    assert client.get(f"/v1/collections/{collection}/documents").json()["documents"] == []
+    assert client.get(f"/v1/collections/{collection}/documents/fine").status_code == 404
+
+
+def test_a_batch_repeating_an_id_keeps_the_last_version(client: TestClient, collection: str) -> None:
+    docs = [{"id": "r", "text": "Zebras graze."}, {"id": "r", "text": "Giraffes browse."}]
+
+    first, second = _add(client, collection, docs)
+
+    assert (first["version"], second["version"]) == (1, 2)
+    document = client.get(f"/v1/collections/{collection}/documents/r").json()
+    assert (document["version"], document["active_version"], document["status"]) == (2, 2, "ready")
+
+
 def test_documents_list_filters_and_pages(client: TestClient, collection: str) -> None:
     _add(
         client,

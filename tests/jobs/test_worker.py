@@ -347,3 +347,26 @@ async def test_stop_leaves_no_lane_running(queue: SqlJobQueue) -> None:
     await anyio.sleep(0.15)
 
     assert queue.get(job_id).status == JobStatus.QUEUED
+
+
+async def test_batch_with_a_cancelled_job_completes_the_others(queue: SqlJobQueue) -> None:
+    job_ids = [queue.enqueue(KIND, {"n": n}, max_attempts=1) for n in range(4)]
+    finished: Finished = []
+
+    async def mixed(jobs: list[Job], _ctx: JobContext) -> JobResults:
+        queue.cancel(jobs[1].id)
+        results: JobResults = {job.id: {"n": job.payload["n"]} for job in jobs}
+        results[jobs[2].id] = ValueError("bad")
+        return results
+
+    async with running(queue, mixed, batch=4, finished=finished):
+        await until(lambda: len(finished) == 4)
+
+    statuses = {job_id: status for job_id, status, _ in finished}
+    assert [statuses[i] for i in job_ids] == [
+        JobStatus.SUCCEEDED,
+        JobStatus.CANCELLED,
+        JobStatus.DEAD,
+        JobStatus.SUCCEEDED,
+    ]
+    assert [queue.get(i).result for i in job_ids] == [{"n": 0}, None, None, {"n": 3}]

@@ -75,13 +75,12 @@ class IngestPipeline:
         self, items: Sequence[IngestItem], progress: Progress
     ) -> dict[str, dict[str, object] | Exception]:
         """Process ``items``; returns per job id either a result dict or the exception that failed it."""
-        outcome: dict[str, dict[str, object] | Exception] = {}
+        outcome: dict[str, dict[str, object] | Exception] = self._mark_processing(items)
         work: list[_Work] = []
         for item in items:
+            if item.job_id in outcome:
+                continue
             try:
-                self.store.set_document_status(
-                    item.collection, item.document_id, item.version, DocumentStatus.PROCESSING
-                )
                 work.append(_Work(item=item, parsed=self._parse(item)))
             except Exception as exc:  # one bad file must not sink the batch
                 outcome[item.job_id] = exc
@@ -99,6 +98,25 @@ class IngestPipeline:
         with self.metrics.stage("index"):
             self._index(work, outcome)
         return outcome
+
+    def _mark_processing(self, items: Sequence[IngestItem]) -> dict[str, dict[str, object] | Exception]:
+        """Mark every item's version processing at once; returns the items that could not be marked."""
+        try:
+            self.store.set_documents_status(
+                [(i.collection, i.document_id, i.version) for i in items], DocumentStatus.PROCESSING
+            )
+            return {}
+        except Exception:
+            log.warning("marking a batch processing failed; marking one by one", exc_info=True)
+        failed: dict[str, dict[str, object] | Exception] = {}
+        for item in items:
+            try:
+                self.store.set_document_status(
+                    item.collection, item.document_id, item.version, DocumentStatus.PROCESSING
+                )
+            except Exception as exc:  # fails this document's job only
+                failed[item.job_id] = exc
+        return failed
 
     def _chunker_for(self, parsed: ParsedDocument) -> Chunker:
         """Chunks sized for the embedder, unless it cannot read the document's language."""
@@ -146,17 +164,14 @@ class IngestPipeline:
                 position += 1
 
     def _index(self, work: list[_Work], outcome: dict[str, dict[str, object] | Exception]) -> None:
-        written: list[tuple[_Work, list[int]]] = []
         with self.index_lock:
-            for w in work:
+            written: list[tuple[_Work, list[int]]] = []
+            for w, stored in zip(work, self._store_chunks(work), strict=True):
                 item = w.item
-                try:
-                    stale, keys = self.chunk_store.replace_chunks(
-                        item.collection, item.document_id, item.version, w.chunks
-                    )
-                except Exception as exc:
-                    outcome[item.job_id] = exc
+                if isinstance(stored, Exception):
+                    outcome[item.job_id] = stored
                     continue
+                stale, keys = stored
                 self.index.remove(item.collection, stale)
                 self.index.add(
                     item.collection, [self._entry(k, c) for k, c in zip(keys, w.chunks, strict=True)]
@@ -164,42 +179,85 @@ class IngestPipeline:
                 written.append((w, keys))
             self.index.commit()
             with self.metrics.stage("activate"):
-                removed = 0
-                for w, keys in written:
-                    outcome[w.item.job_id], dropped = self._activate(w, keys)
-                    removed += dropped
-                if removed:  # first versions replace nothing: no second commit needed
+                if self._activate(written, outcome):  # first versions replace nothing: no second commit
                     self.index.commit()
 
-    def _activate(self, w: _Work, keys: list[int]) -> tuple[dict[str, object] | Exception, int]:
-        """Swap the new version in; returns the job's outcome and how many index keys were removed."""
-        item = w.item
+    def _store_chunks(self, work: list[_Work]) -> list[tuple[list[int], list[int]] | Exception]:
+        """Chunk rows of every document in one transaction; if that fails, one document at a time so
+        a bad document fails only its own job."""
+        batch = [(w.item.collection, w.item.document_id, w.item.version, w.chunks) for w in work]
         try:
-            old = self.chunk_store.activate_version(
-                item.collection, item.document_id, item.version, len(keys)
-            )
-        except Exception as exc:
-            return exc, 0
-        if old is None:  # deleted meanwhile, or a newer version is already served
-            self.index.remove(item.collection, keys)
-            self.chunk_store.replace_chunks(item.collection, item.document_id, item.version, [])
-            result = {
-                "document_id": item.document_id,
-                "version": item.version,
+            return list(self.chunk_store.replace_chunks_many(batch))
+        except Exception:
+            log.warning("storing a batch of chunks failed; storing one document at a time", exc_info=True)
+        stored: list[tuple[list[int], list[int]] | Exception] = []
+        for document in batch:
+            try:
+                stored.append(self.chunk_store.replace_chunks(*document))
+            except Exception as exc:
+                stored.append(exc)
+        return stored
+
+    def _activate(
+        self, written: list[tuple[_Work, list[int]]], outcome: dict[str, dict[str, object] | Exception]
+    ) -> int:
+        """Swap the new versions in, recording each job's outcome; returns how many index keys were removed."""
+        removed = 0
+        superseded: list[tuple[_Work, list[int]]] = []
+        for (w, keys), old in zip(written, self._activate_versions(written), strict=True):
+            item = w.item
+            if isinstance(old, Exception):
+                outcome[item.job_id] = old
+            elif old is None:  # deleted meanwhile, or a newer version is already served
+                superseded.append((w, keys))
+            else:
+                self.index.remove(item.collection, old)
+                outcome[item.job_id] = self._result(w, len(keys))
+                removed += len(old)
+        for w, keys in superseded:
+            self.index.remove(w.item.collection, keys)
+            outcome[w.item.job_id] = {
+                "document_id": w.item.document_id,
+                "version": w.item.version,
                 "chunks": 0,
                 "superseded": True,
             }
-            return result, len(keys)
-        self.index.remove(item.collection, old)
+            removed += len(keys)
+        if superseded:
+            self._drop_superseded([w.item for w, _ in superseded])
+        return removed
+
+    def _activate_versions(
+        self, written: list[tuple[_Work, list[int]]]
+    ) -> list[list[int] | None | Exception]:
+        """``activate_versions`` for the batch; if it fails, one document at a time (as ``_store_chunks``)."""
+        batch = [(w.item.collection, w.item.document_id, w.item.version, len(keys)) for w, keys in written]
+        try:
+            return list(self.chunk_store.activate_versions(batch))
+        except Exception:
+            log.warning("activating a batch failed; activating one document at a time", exc_info=True)
+        activated: list[list[int] | None | Exception] = []
+        for document in batch:
+            try:
+                activated.append(self.chunk_store.activate_version(*document))
+            except Exception as exc:
+                activated.append(exc)
+        return activated
+
+    def _drop_superseded(self, items: list[IngestItem]) -> None:
+        """Delete the chunk rows of versions that will never be served."""
+        self.chunk_store.replace_chunks_many([(i.collection, i.document_id, i.version, []) for i in items])
+
+    @staticmethod
+    def _result(w: _Work, chunk_count: int) -> dict[str, object]:
         parsed = w.parsed
-        result = {
-            "document_id": item.document_id,
-            "version": item.version,
-            "chunks": len(keys),
+        return {
+            "document_id": w.item.document_id,
+            "version": w.item.version,
+            "chunks": chunk_count,
             "pages": parsed.page_count if parsed else None,
             "format": parsed.format if parsed else None,
         }
-        return result, len(old)
 
     @staticmethod
     def _entry(key: int, chunk: NewChunk) -> IndexEntry:

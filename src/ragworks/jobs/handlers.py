@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from ragworks.domain import DocumentStatus, Job, JobKind, JobStatus
+from ragworks.domain import Document, DocumentStatus, Job, JobKind, JobStatus
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.index.base import SearchIndex
 from ragworks.engines.queue.sql import SqlJobQueue
@@ -41,8 +41,9 @@ class DocumentJobs:
         """Index a batch of document versions."""
         results: JobResults = {}
         items: list[IngestItem] = []
+        skips = await anyio.to_thread.run_sync(self._skip_reasons, jobs)
         for job in jobs:
-            skip = await anyio.to_thread.run_sync(self._skip_reason, job)
+            skip = skips[job.id]
             if skip is not None:
                 results[job.id] = skip
                 continue
@@ -64,13 +65,21 @@ class DocumentJobs:
             results.update(await anyio.to_thread.run_sync(self.pipeline.run, items, ctx.progress_sync))
         return results
 
-    def _skip_reason(self, job: Job) -> dict[str, object] | Exception | None:
+    def _skip_reasons(self, jobs: list[Job]) -> dict[str, dict[str, object] | Exception | None]:
+        """``_skip_reason`` of each job, with the documents of all of them read in one query."""
+        found = self.store.get_documents([(j.collection or "", j.document_id or "") for j in jobs])
+        return {
+            j.id: self._skip_reason(j, found.get((j.collection or "", j.document_id or ""))) for j in jobs
+        }
+
+    def _skip_reason(self, job: Job, document: Document | None) -> dict[str, object] | Exception | None:
         """A result when there is nothing to do: the version is served already, superseded or deleted."""
         version = int(job.payload["version"])
-        try:
-            document = self.store.get_document(job.collection or "", job.document_id or "")
-        except NotFound as exc:
-            return exc
+        if document is None:
+            try:  # the single read names what is missing: the collection or the document
+                document = self.store.get_document(job.collection or "", job.document_id or "")
+            except NotFound as exc:
+                return exc
         if document.status == DocumentStatus.DELETED:
             return {"document_id": document.id, "version": version, "skipped": "document deleted"}
         if (document.active_version or 0) >= version:

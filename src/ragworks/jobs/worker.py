@@ -143,9 +143,13 @@ class Worker:
             heartbeat.cancel()
 
     async def _finish_all(self, group: list[Job], results: JobResults) -> None:
+        outcomes = {j.id: results.get(j.id, RuntimeError("the handler returned no result")) for j in group}
+        succeeded = {i: o for i, o in outcomes.items() if not isinstance(o, Exception)}
+        held: set[str] = set()
+        if succeeded:  # one transaction for the batch; failures take the per-job path below
+            held = await anyio.to_thread.run_sync(self.queue.complete_many, self.owner, succeeded)
         for job in group:
-            missing = RuntimeError("the handler returned no result")
-            await self._finish(job, results.get(job.id, missing))
+            await self._finish(job, outcomes[job.id], held)
 
     async def _heartbeat(self, job_ids: list[str]) -> None:
         while True:
@@ -155,15 +159,15 @@ class Worker:
                     self.queue.heartbeat, self.owner, job_ids, self.settings.lease_s
                 )
 
-    async def _finish(self, job: Job, outcome: dict[str, object] | Exception) -> None:
+    async def _finish(self, job: Job, outcome: dict[str, object] | Exception, completed: set[str]) -> None:
+        """Record one job's outcome (successes are already in ``completed`` unless their lease was
+        lost), then its metrics and hook."""
         error = outcome if isinstance(outcome, Exception) else None
         if error is None:
-            assert not isinstance(outcome, Exception)
-            held = await anyio.to_thread.run_sync(self.queue.complete, self.owner, job.id, outcome)
             # a lost lease means the job was cancelled or taken over: report what is stored
             status = (
                 JobStatus.SUCCEEDED
-                if held
+                if job.id in completed
                 else (await anyio.to_thread.run_sync(self.queue.get, job.id)).status
             )
         else:

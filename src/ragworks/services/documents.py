@@ -110,25 +110,9 @@ class DocumentService:
         return results
 
     def _accept_texts(self, collection: str, documents: list[TextDocument]) -> list[Acceptance]:
-        self.store.get_collection(collection)
-        results = []
-        for doc in documents:
-            if not doc.text.strip():
-                raise BadRequest(f"document '{doc.id or '(no id)'}' has empty text")
-            digest = hashlib.sha256(f"{doc.title or ''}\n{doc.text}".encode()).hexdigest()
-            draft = DocumentDraft(
-                collection=collection,
-                id=check_id(doc.id) if doc.id else digest[:32],
-                title=doc.title,
-                metadata=doc.metadata or {},
-                content_hash=digest,
-                source=None,
-                mime="text/plain",
-                size_bytes=len(doc.text.encode()),
-            )
-            payload = {"text": doc.text, "title": doc.title}
-            results.append(self.store.accept_document(draft, payload, self.max_attempts))
-        return results
+        self.store.require_collections([collection])
+        items = [_text_item(collection, doc) for doc in documents]  # all valid, or none stored
+        return self.store.accept_documents(items, self.max_attempts)
 
     async def get(self, collection: str, document_id: str) -> Document:
         """One document and its status; NotFound when missing."""
@@ -157,6 +141,24 @@ class DocumentService:
         )
         self.on_enqueued()
         return job_id
+
+
+def _text_item(collection: str, doc: TextDocument) -> tuple[DocumentDraft, dict[str, Any]]:
+    """The draft and job payload of one JSON document; BadRequest when it is invalid."""
+    if not doc.text.strip():
+        raise BadRequest(f"document '{doc.id or '(no id)'}' has empty text")
+    digest = hashlib.sha256(f"{doc.title or ''}\n{doc.text}".encode()).hexdigest()
+    draft = DocumentDraft(
+        collection=collection,
+        id=check_id(doc.id) if doc.id else digest[:32],
+        title=doc.title,
+        metadata=doc.metadata or {},
+        content_hash=digest,
+        source=None,
+        mime="text/plain",
+        size_bytes=len(doc.text.encode()),
+    )
+    return draft, {"text": doc.text, "title": doc.title}
 
 
 def check_id(document_id: str) -> str:

@@ -380,3 +380,25 @@ def test_blob_in_use_by_a_dead_job_that_may_be_replayed(queue: SqlJobQueue) -> N
     queue.fail("w1", job, "E", "boom", None)
 
     assert queue.blob_in_use("b1", excluding="someone-else") is True
+
+
+def test_complete_many_records_each_result_and_skips_a_lost_lease(queue: SqlJobQueue) -> None:
+    for _ in range(3):
+        queue.enqueue(KIND, {})
+    kept, lost, other = queue.lease("w1", [KIND], 3, 60)
+    queue.cancel(lost.id)
+
+    held = queue.complete_many("w1", {kept.id: {"n": 1}, lost.id: {"n": 2}, other.id: {"n": 3}})
+
+    assert held == {kept.id, other.id}
+    assert [queue.get(j.id).result for j in (kept, other)] == [{"n": 1}, {"n": 3}]
+    assert all(queue.get(j.id).status == JobStatus.SUCCEEDED for j in (kept, other))
+    assert (queue.get(lost.id).status, queue.get(lost.id).result) == (JobStatus.CANCELLED, None)
+
+
+def test_complete_many_by_another_owner_changes_nothing(queue: SqlJobQueue) -> None:
+    queue.enqueue(KIND, {})
+    job = _lease_one(queue, "w1")
+
+    assert queue.complete_many("w2", {job.id: {}}) == set()
+    assert queue.get(job.id).status == JobStatus.RUNNING

@@ -264,3 +264,78 @@ def test_chunk_keys_are_not_reused_after_purge(
     fresh = ready_document(store, chunk_store, collection, "b")
 
     assert set(fresh).isdisjoint(purged)
+
+
+def test_replace_chunks_many_returns_each_items_keys_in_order(
+    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+) -> None:
+    a, b = _accept(store, collection, "a"), _accept(store, collection, "b")
+    _, earlier = chunk_store.replace_chunks(collection, "a", a, new_chunks(1))
+
+    outcome = chunk_store.replace_chunks_many(
+        [(collection, "a", a, new_chunks(2, prefix="a")), (collection, "b", b, new_chunks(3, prefix="b"))]
+    )
+
+    (removed_a, added_a), (removed_b, added_b) = outcome
+    assert (removed_a, removed_b, len(added_a), len(added_b)) == (earlier, [], 2, 3)
+    entries = {e.key: e.tokens for e in chunk_store.index_entries(set(added_a + added_b), 4)}
+    assert [entries[k] for k in added_a] == [["a", "0"], ["a", "1"]]
+    assert [entries[k] for k in added_b] == [["b", "0"], ["b", "1"], ["b", "2"]]
+
+
+def test_replace_chunks_many_repeating_a_version_replaces_the_earlier_item(
+    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+) -> None:
+    version = _accept(store, collection, "a")
+
+    (_, first), (removed, second) = chunk_store.replace_chunks_many(
+        [(collection, "a", version, new_chunks(2)), (collection, "a", version, new_chunks(1, prefix="new"))]
+    )
+
+    assert removed == first
+    assert {e.key for e in chunk_store.index_entries(set(first + second), 4)} == set(second)
+
+
+def test_activate_versions_skips_deleted_and_superseded_documents(
+    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+) -> None:
+    old = ready_document(store, chunk_store, collection, "a")
+    a2 = _accept(store, collection, "a", content="two")
+    _, new = chunk_store.replace_chunks(collection, "a", a2, new_chunks(1))
+    deleted = _accept(store, collection, "deleted")
+    store.request_delete(collection, "deleted", 4)
+    behind = _accept(store, collection, "behind")
+    behind2 = _accept(store, collection, "behind", content="two")
+    chunk_store.activate_version(collection, "behind", behind2, 0)
+
+    outcome = chunk_store.activate_versions(
+        [
+            (collection, "a", a2, 1),
+            (collection, "deleted", deleted, 0),
+            (collection, "behind", behind, 0),
+            (collection, "missing", 1, 0),
+        ]
+    )
+
+    assert outcome == [old, None, None, None]
+    document = store.get_document(collection, "a")
+    assert (document.active_version, document.status, document.chunk_count) == (2, DocumentStatus.READY, 1)
+    assert chunk_store.served_keys(collection) == set(new)
+    assert store.get_document(collection, "behind").active_version == 2
+
+
+def test_activate_versions_of_one_document_in_order_keeps_the_last(
+    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+) -> None:
+    v1 = _accept(store, collection, "a")
+    v2 = _accept(store, collection, "a", content="two")
+    (_, first), (_, second) = chunk_store.replace_chunks_many(
+        [(collection, "a", v1, new_chunks(1)), (collection, "a", v2, new_chunks(2))]
+    )
+
+    outcome = chunk_store.activate_versions([(collection, "a", v1, 1), (collection, "a", v2, 2)])
+
+    assert outcome == [[], first]
+    document = store.get_document(collection, "a")
+    assert (document.active_version, document.status, document.chunk_count) == (2, DocumentStatus.READY, 2)
+    assert chunk_store.served_keys(collection) == set(second)

@@ -247,3 +247,88 @@ def test_list_documents_pages_break_timestamp_ties_by_id(
     pages = _all_pages(store, collection, limit=2)
 
     assert sum(pages, []) == sorted(names, reverse=True)
+
+
+def test_accept_documents_decides_repeated_ids_in_order(store: SqlMetadataStore, collection: str) -> None:
+    batch = [
+        (draft(collection, "a", content="one"), {}),
+        (draft(collection, "a", content="one"), {}),
+        (draft(collection, "a", content="one", metadata={"k": 1}), {}),
+        (draft(collection, "a", content="two"), {}),
+        (draft(collection, "b"), {}),
+    ]
+
+    accepted = store.accept_documents(batch, 4)
+
+    assert [a.outcome for a in accepted] == ["created", "unchanged", "metadata_updated", "updated", "created"]
+    assert [a.document.version for a in accepted] == [1, 1, 1, 2, 1]
+    assert accepted[2].document.metadata == {"k": 1}
+    assert accepted[1].job_id == accepted[0].job_id != accepted[3].job_id
+    stored = store.get_document(collection, "a")
+    assert (stored.version, stored.job_id, stored.metadata) == (2, accepted[3].job_id, {})
+
+
+def test_accept_documents_enqueues_one_job_per_new_version(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    batch = [
+        (draft(collection, "a", content="one"), {"text": "one"}),
+        (draft(collection, "a", content="two"), {}),
+    ]
+
+    accepted = store.accept_documents(batch, 3)
+
+    jobs = {job.id: job for job in queue.list(kind=JobKind.INGEST)}
+    assert set(jobs) == {a.job_id for a in accepted}
+    assert jobs[accepted[0].job_id].payload == {"text": "one", "version": 1}
+    assert (jobs[accepted[1].job_id].payload, jobs[accepted[1].job_id].max_attempts) == ({"version": 2}, 3)
+
+
+def test_accept_documents_matches_one_at_a_time_for_stored_documents(
+    store: SqlMetadataStore, collection: str
+) -> None:
+    store.accept_document(draft(collection, "a", title="Kept"), {}, 4)
+    store.accept_document(draft(collection, "b", content="old"), {}, 4)
+    batch = [(draft(collection, "a", metadata={"n": 1}), {}), (draft(collection, "b", content="new"), {})]
+
+    renamed, updated = store.accept_documents(batch, 4)
+
+    assert (renamed.outcome, renamed.document.title) == ("metadata_updated", "Kept")
+    assert (updated.outcome, updated.document.version) == ("updated", 2)
+    assert store.get_document(collection, "a") == renamed.document
+    assert store.get_document(collection, "b") == updated.document
+
+
+def test_accept_documents_stores_nothing_when_a_collection_is_missing(
+    store: SqlMetadataStore, queue: SqlJobQueue, collection: str
+) -> None:
+    with pytest.raises(NotFound):
+        store.accept_documents([(draft(collection, "a"), {}), (draft("nope", "b"), {})], 4)
+
+    assert store.list_documents(collection) == []
+    assert queue.list() == []
+
+
+def test_get_documents_returns_those_that_exist(store: SqlMetadataStore, collection: str) -> None:
+    store.accept_document(draft(collection, "a"), {}, 4)
+
+    found = store.get_documents([(collection, "a"), (collection, "missing"), ("nope", "a")])
+
+    assert list(found) == [(collection, "a")]
+    assert found[(collection, "a")] == store.get_document(collection, "a")
+
+
+def test_set_documents_status_skips_superseded_and_deleted_versions(
+    store: SqlMetadataStore, collection: str
+) -> None:
+    for name in ("a", "b", "c"):
+        store.accept_document(draft(collection, name), {}, 4)
+    store.accept_document(draft(collection, "b", content="newer"), {}, 4)
+    store.request_delete(collection, "c", 4)
+
+    store.set_documents_status(
+        [(collection, "a", 1), (collection, "b", 1), (collection, "c", 1)], DocumentStatus.PROCESSING
+    )
+
+    statuses = [store.get_document(collection, name).status for name in ("a", "b", "c")]
+    assert statuses == [DocumentStatus.PROCESSING, DocumentStatus.QUEUED, DocumentStatus.DELETED]

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ragworks.domain import Job, JobStatus
 from ragworks.engines.store.rows import job_from_row
@@ -18,8 +18,14 @@ from ragworks.errors import Conflict, NotFound
 _RUNNABLE = (JobStatus.QUEUED, JobStatus.FAILED)
 
 
-def insert_job(
-    conn: Connection,
+def insert_job(conn: Connection, **fields: Any) -> str:
+    """Insert a queued job (see ``job_row`` for the fields) inside the caller's transaction; returns its id."""
+    row = job_row(**fields)
+    conn.execute(insert(jobs).values(**row))
+    return str(row["id"])
+
+
+def job_row(
     *,
     kind: str,
     payload: dict[str, Any],
@@ -27,29 +33,25 @@ def insert_job(
     document_id: str | None = None,
     max_attempts: int = 4,
     callback_url: str | None = None,
-) -> str:
-    """Insert a queued job inside the caller's transaction; returns its id."""
+) -> dict[str, Any]:
+    """The ``jobs`` row of a new queued job with a fresh id (callers may insert many at once)."""
     now = time.time()
-    job_id = uuid.uuid4().hex
-    conn.execute(
-        insert(jobs).values(
-            id=job_id,
-            kind=kind,
-            status=JobStatus.QUEUED,
-            payload=payload,
-            collection=collection,
-            document_id=document_id,
-            attempts=0,
-            max_attempts=max_attempts,
-            next_run_at=now,
-            progress=0.0,
-            callback_url=callback_url,
-            history=[],
-            created_at=now,
-            updated_at=now,
-        )
-    )
-    return job_id
+    return {
+        "id": uuid.uuid4().hex,
+        "kind": kind,
+        "status": JobStatus.QUEUED,
+        "payload": payload,
+        "collection": collection,
+        "document_id": document_id,
+        "attempts": 0,
+        "max_attempts": max_attempts,
+        "next_run_at": now,
+        "progress": 0.0,
+        "callback_url": callback_url,
+        "history": [],
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 class SqlJobQueue:
@@ -118,25 +120,39 @@ class SqlJobQueue:
 
     def complete(self, owner: str, job_id: str, result: dict[str, Any]) -> bool:
         """Mark a held job succeeded; False when the lease was lost (the result is then discarded)."""
+        return job_id in self.complete_many(owner, {job_id: result})
+
+    def complete_many(self, owner: str, results: dict[str, dict[str, Any]]) -> set[str]:
+        """Mark held jobs succeeded, each with its result, in one transaction.
+
+        Returns the ids whose lease ``owner`` still held; the results of the others are discarded.
+        """
+        if not results:
+            return set()
         now = time.time()
+        held_query = select(jobs.c.id).where(self._held(owner, list(results))).with_for_update()
+        finish = (
+            update(jobs)
+            .where(jobs.c.id == bindparam("job_id"), jobs.c.lease_owner == owner)
+            .where(jobs.c.status == JobStatus.RUNNING)
+            .values(
+                status=JobStatus.SUCCEEDED,
+                result=bindparam("job_result"),
+                progress=1.0,
+                stage="done",
+                lease_owner=None,
+                lease_expires_at=None,
+                error_type=None,
+                error_message=None,
+                finished_at=now,
+                updated_at=now,
+            )
+        )
         with self.db.writer.begin() as conn:
-            done = conn.execute(
-                update(jobs)
-                .where(self._held(owner, [job_id]))
-                .values(
-                    status=JobStatus.SUCCEEDED,
-                    result=result,
-                    progress=1.0,
-                    stage="done",
-                    lease_owner=None,
-                    lease_expires_at=None,
-                    error_type=None,
-                    error_message=None,
-                    finished_at=now,
-                    updated_at=now,
-                )
-            ).rowcount
-        return bool(done)
+            held = set(conn.execute(held_query).scalars())
+            if held:
+                conn.execute(finish, [{"job_id": i, "job_result": results[i]} for i in held])
+        return held
 
     def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
         """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None.

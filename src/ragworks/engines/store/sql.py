@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 
 from ragworks.domain import (
     Acceptance,
@@ -19,6 +19,7 @@ from ragworks.domain import (
     JobStatus,
 )
 from ragworks.engines.queue.sql import insert_job
+from ragworks.engines.store.accept import AcceptBatch
 from ragworks.engines.store.engine import create_engines
 from ragworks.engines.store.filters import metadata_condition
 from ragworks.engines.store.migrate import migrate
@@ -26,7 +27,7 @@ from ragworks.engines.store.rows import document_from_row
 from ragworks.engines.store.schema import chunks, collections, documents, jobs
 from ragworks.errors import Conflict, NotFound, NotReady
 
-_IN_FLIGHT = (DocumentStatus.QUEUED, DocumentStatus.PROCESSING, DocumentStatus.READY)
+_T = TypeVar("_T")
 
 
 class SqlDatabase:
@@ -155,64 +156,24 @@ class SqlMetadataStore:
 
     def accept_document(self, draft: DocumentDraft, payload: dict[str, Any], max_attempts: int) -> Acceptance:
         """Record a new document or version and enqueue its ingest job in the same transaction."""
-        now = time.time()
-        with self.db.writer.begin() as conn:
-            self._require_collection(conn, draft.collection)
-            row = conn.execute(
-                select(documents).where(
-                    documents.c.collection == draft.collection, documents.c.id == draft.id
-                )
-            ).first()
-            existing = document_from_row(row) if row else None
-            if existing and existing.content_hash == draft.content_hash and existing.status in _IN_FLIGHT:
-                return self._same_content(conn, existing, draft, now)
-            version = existing.version + 1 if existing else 1
-            job_id = insert_job(
-                conn,
-                kind=JobKind.INGEST,
-                payload={**payload, "version": version},
-                collection=draft.collection,
-                document_id=draft.id,
-                max_attempts=max_attempts,
-            )
-            values = {
-                "title": draft.title,
-                "metadata": draft.metadata,
-                "content_hash": draft.content_hash,
-                "version": version,
-                "status": DocumentStatus.QUEUED,
-                "source": draft.source,
-                "mime": draft.mime,
-                "size_bytes": draft.size_bytes,
-                "error_code": None,
-                "error_message": None,
-                "job_id": job_id,
-                "updated_at": now,
-            }
-            if existing:
-                conn.execute(self._where(update(documents), draft.collection, draft.id).values(**values))
-            else:
-                conn.execute(
-                    insert(documents).values(
-                        collection=draft.collection, id=draft.id, created_at=now, chunk_count=0, **values
-                    )
-                )
-            document = self._get(conn, draft.collection, draft.id)
-        return Acceptance(document=document, outcome="updated" if existing else "created", job_id=job_id)
+        return self.accept_documents([(draft, payload)], max_attempts)[0]
 
-    def _same_content(
-        self, conn: Connection, existing: Document, draft: DocumentDraft, now: float
-    ) -> Acceptance:
-        if existing.metadata == draft.metadata and (draft.title is None or draft.title == existing.title):
-            return Acceptance(document=existing, outcome="unchanged", job_id=existing.job_id)
-        # metadata lives only here (filters read it from SQL), so no re-indexing is needed
-        conn.execute(
-            self._where(update(documents), existing.collection, existing.id).values(
-                metadata=draft.metadata, title=draft.title or existing.title, updated_at=now
-            )
-        )
-        document = self._get(conn, existing.collection, existing.id)
-        return Acceptance(document=document, outcome="metadata_updated", job_id=existing.job_id)
+    def accept_documents(
+        self, items: Sequence[tuple[DocumentDraft, dict[str, Any]]], max_attempts: int
+    ) -> list[Acceptance]:
+        """Accept documents (see ``accept_document``) all in one transaction, or none of them.
+
+        Items are decided in order, as if accepted one after another: a later item with the same id
+        sees what the earlier one did.
+        """
+        with self.db.writer.begin() as conn:
+            for name in dict.fromkeys(draft.collection for draft, _ in items):
+                self._require_collection(conn, name)
+            stored = documents_by_key(conn, [(draft.collection, draft.id) for draft, _ in items])
+            batch = AcceptBatch(stored, max_attempts, time.time())
+            accepted = [batch.accept(draft, payload) for draft, payload in items]
+            batch.write(conn)
+        return accepted
 
     def get_document(self, collection: str, document_id: str) -> Document:
         """One document (deleted ones too, until purged); NotFound if missing."""
@@ -246,6 +207,11 @@ class SqlMetadataStore:
             self._require_collection(conn, collection)
             return [document_from_row(r) for r in conn.execute(query)]
 
+    def get_documents(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Document]:
+        """The documents among ``keys`` (collection, id) that exist, by key, read in one snapshot."""
+        with self.db.reader.connect() as conn:
+            return documents_by_key(conn, keys)
+
     def set_document_status(
         self,
         collection: str,
@@ -262,6 +228,25 @@ class SqlMetadataStore:
                 .where(documents.c.version == version, documents.c.status != DocumentStatus.DELETED)
                 .values(status=status, error_code=code, error_message=message, updated_at=time.time())
             )
+
+    def set_documents_status(self, versions: Sequence[tuple[str, str, int]], status: DocumentStatus) -> None:
+        """Set ``status`` (no error) on each (collection, id, version) in one transaction; as
+        ``set_document_status``, versions superseded or deleted meanwhile are left alone."""
+        if not versions:
+            return
+        statement = (
+            update(documents)
+            .where(
+                documents.c.collection == bindparam("b_collection"),
+                documents.c.id == bindparam("b_id"),
+                documents.c.version == bindparam("b_version"),
+                documents.c.status != DocumentStatus.DELETED,
+            )
+            .values(status=status, error_code=None, error_message=None, updated_at=time.time())
+        )
+        rows = [{"b_collection": c, "b_id": d, "b_version": v} for c, d, v in versions]
+        with self.db.writer.begin() as conn:
+            conn.execute(statement, rows)
 
     def request_delete(self, collection: str, document_id: str, max_attempts: int) -> str:
         """Hide the document from searches at once and enqueue the job that purges it."""
@@ -302,6 +287,20 @@ class SqlMetadataStore:
             raise NotFound(f"collection '{name}' does not exist")
 
 
-def chunked(values: Sequence[int], size: int = 500) -> list[Sequence[int]]:
+def chunked(values: Sequence[_T], size: int = 500) -> list[Sequence[_T]]:
     """Split ``values`` into slices small enough for an SQL IN list."""
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+def documents_by_key(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], Document]:
+    """The documents among ``keys`` (collection, id) that exist, by key."""
+    ids: dict[str, list[str]] = {}
+    for collection, document_id in dict.fromkeys(keys):
+        ids.setdefault(collection, []).append(document_id)
+    found: dict[tuple[str, str], Document] = {}
+    for collection, names in ids.items():
+        for part in chunked(names):
+            query = select(documents).where(documents.c.collection == collection, documents.c.id.in_(part))
+            for row in conn.execute(query):
+                found[(collection, row.id)] = document_from_row(row)
+    return found

@@ -16,9 +16,11 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from ragworks.domain import ChunkRecord, Document, DocumentStatus, FieldFilter, NewChunk
 from ragworks.engines.index.base import IndexEntry
 from ragworks.engines.store.filters import metadata_condition
-from ragworks.engines.store.rows import document_from_row
 from ragworks.engines.store.schema import chunks, collections, documents
-from ragworks.engines.store.sql import SqlDatabase, chunked
+from ragworks.engines.store.sql import SqlDatabase, chunked, documents_by_key
+
+VersionChunks = tuple[str, str, int, Sequence[NewChunk]]  # collection, document id, version, rows
+VersionCount = tuple[str, str, int, int]  # collection, document id, version, chunk count
 
 _SERVED = documents.c.status != DocumentStatus.DELETED
 _ACTIVE_JOIN = (
@@ -78,32 +80,30 @@ class SqlChunkStore:
 
         Returns (keys removed, keys added); the caller mirrors both in the index.
         """
+        return self.replace_chunks_many([(collection, document_id, version, rows)])[0]
+
+    def replace_chunks_many(self, batch: Sequence[VersionChunks]) -> list[tuple[list[int], list[int]]]:
+        """``replace_chunks`` for each (collection, document id, version, rows), in one transaction.
+
+        All rows go in with one multi-row INSERT. Returns (keys removed, keys added) per item; an item
+        that repeats an earlier one's version replaces what that one added.
+        """
+        versions = [(c, d, v) for c, d, v, _ in batch]
         with self.db.writer.begin() as conn:
-            old = self._keys_of(conn, collection, document_id, version, version)
-            if old:
-                conn.execute(delete(chunks).where(chunks.c.key.in_(old)))
-            added: list[int] = []
-            for row in rows:
-                result = conn.execute(
-                    insert(chunks).values(
-                        collection=collection,
-                        document_id=document_id,
-                        version=version,
-                        ordinal=row.ordinal,
-                        text=row.text,
-                        start=row.start,
-                        end=row.end,
-                        page=row.page,
-                        heading=row.heading,
-                        language=row.language,
-                        tokens=" ".join(row.tokens),
-                        vector=row.vector,
-                    )
-                )
-                primary_key = result.inserted_primary_key
-                assert primary_key is not None  # an INSERT always reports its key
-                added.append(int(primary_key[0]))
-        return old, added
+            stored = self._keys_by_version(conn, versions)
+            self._delete_keys(conn, [k for keys in stored.values() for k in keys])
+            outcome: list[tuple[list[int], list[int]]] = []
+            seen: set[tuple[str, str, int]] = set()
+            repeated: list[int] = []  # added by an earlier item of this batch, then replaced
+            for version, added in zip(versions, self._insert_chunks(conn, batch), strict=True):
+                removed = stored.get(version, [])
+                if version in seen:
+                    repeated += removed
+                seen.add(version)
+                stored[version] = added
+                outcome.append((removed, added))
+            self._delete_keys(conn, repeated)
+        return outcome
 
     def activate_version(
         self, collection: str, document_id: str, version: int, chunk_count: int
@@ -113,37 +113,36 @@ class SqlChunkStore:
         Returns the removed keys, or None when the document was deleted or a newer version is
         already active (the caller then drops the chunks it just wrote).
         """
+        return self.activate_versions([(collection, document_id, version, chunk_count)])[0]
+
+    def activate_versions(self, batch: Sequence[VersionCount]) -> list[list[int] | None]:
+        """``activate_version`` for each (collection, document id, version, chunk count), in order,
+        in one transaction; returns its result per item."""
+        documents_of = [(c, d) for c, d, _, _ in batch]
+        now = time.time()
         with self.db.writer.begin() as conn:
-            row = conn.execute(
-                select(documents).where(documents.c.collection == collection, documents.c.id == document_id)
-            ).first()
-            if row is None:
-                return None
-            document = document_from_row(row)
-            if document.status == DocumentStatus.DELETED or (document.active_version or 0) > version:
-                return None
-            status = DocumentStatus.READY if document.version == version else document.status
-            conn.execute(
-                update(documents)
-                .where(documents.c.collection == collection, documents.c.id == document_id)
-                .values(
-                    active_version=version,
-                    status=status,
-                    chunk_count=chunk_count,
-                    error_code=None if status == DocumentStatus.READY else document.error_code,
-                    error_message=None if status == DocumentStatus.READY else document.error_message,
-                    updated_at=time.time(),
-                )
-            )
-            old = self._keys_of(conn, collection, document_id, 0, version - 1)
-            if old:
-                conn.execute(delete(chunks).where(chunks.c.key.in_(old)))
-        return old
+            current = documents_by_key(conn, documents_of)
+            kept = self._chunk_keys(conn, documents_of)
+            activated: dict[tuple[str, str], Document] = {}
+            outcome: list[list[int] | None] = []
+            for key, (_, _, version, chunk_count) in zip(documents_of, batch, strict=True):
+                document = current.get(key)
+                if document is None or not _may_activate(document, version):
+                    outcome.append(None)
+                else:
+                    current[key] = activated[key] = _activated(document, version, chunk_count, now)
+                    outcome.append([k for v, k in kept.get(key, []) if v < version])
+                    kept[key] = [(v, k) for v, k in kept.get(key, []) if v >= version]
+            if activated:
+                conn.execute(_ACTIVATE, [_activation_row(d) for d in activated.values()])
+            self._delete_keys(conn, [k for keys in outcome if keys for k in keys])
+        return outcome
 
     def purge_document(self, collection: str, document_id: str) -> list[int]:
         """Delete a document and all its chunk rows; returns the chunk keys to remove from the index."""
         with self.db.writer.begin() as conn:
-            keys = self._keys_of(conn, collection, document_id, 0, 2**31)
+            found = self._chunk_keys(conn, [(collection, document_id)]).get((collection, document_id), [])
+            keys = [key for _, key in found]
             conn.execute(
                 delete(chunks).where(chunks.c.collection == collection, chunks.c.document_id == document_id)
             )
@@ -236,11 +235,114 @@ class SqlChunkStore:
                     )
 
     @staticmethod
-    def _keys_of(conn: Connection, collection: str, document_id: str, low: int, high: int) -> list[int]:
-        query = select(chunks.c.key).where(
-            chunks.c.collection == collection,
-            chunks.c.document_id == document_id,
-            chunks.c.version >= low,
-            chunks.c.version <= high,
-        )
-        return [int(k) for k in conn.execute(query).scalars()]
+    def _chunk_keys(
+        conn: Connection, of: Sequence[tuple[str, str]] | Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """(version, key) of every chunk row of the documents named by the (collection, id) prefixes."""
+        ids: dict[str, list[str]] = {}
+        for collection, document_id in dict.fromkeys((k[0], k[1]) for k in of):
+            ids.setdefault(collection, []).append(document_id)
+        found: dict[tuple[str, str], list[tuple[int, int]]] = {}
+        for collection, names in ids.items():
+            for part in chunked(names):
+                query = select(chunks.c.document_id, chunks.c.version, chunks.c.key).where(
+                    chunks.c.collection == collection, chunks.c.document_id.in_(part)
+                )
+                for document_id, version, key in conn.execute(query):
+                    found.setdefault((collection, document_id), []).append((int(version), int(key)))
+        return found
+
+    def _keys_by_version(
+        self, conn: Connection, versions: Sequence[tuple[str, str, int]]
+    ) -> dict[tuple[str, str, int], list[int]]:
+        """Keys of the chunk rows stored for each of ``versions``."""
+        wanted = set(versions)
+        stored: dict[tuple[str, str, int], list[int]] = {}
+        for (collection, document_id), found in self._chunk_keys(conn, versions).items():
+            for version, key in found:
+                if (collection, document_id, version) in wanted:
+                    stored.setdefault((collection, document_id, version), []).append(key)
+        return stored
+
+    @staticmethod
+    def _insert_chunks(conn: Connection, batch: Sequence[VersionChunks]) -> list[list[int]]:
+        """Insert every item's rows with one statement; returns the new keys per item, in order."""
+        rows = [
+            {
+                "collection": collection,
+                "document_id": document_id,
+                "version": version,
+                "ordinal": row.ordinal,
+                "text": row.text,
+                "start": row.start,
+                "end": row.end,
+                "page": row.page,
+                "heading": row.heading,
+                "language": row.language,
+                "tokens": " ".join(row.tokens),
+                "vector": row.vector,
+            }
+            for collection, document_id, version, new in batch
+            for row in new
+        ]
+        keys: list[int] = []
+        if rows:
+            statement = insert(chunks).returning(chunks.c.key, sort_by_parameter_order=True)
+            keys = [int(k) for k in conn.execute(statement, rows).scalars()]
+        added: list[list[int]] = []
+        for _, _, _, new in batch:
+            added.append(keys[: len(new)])
+            del keys[: len(new)]
+        return added
+
+    @staticmethod
+    def _delete_keys(conn: Connection, keys: Sequence[int]) -> None:
+        for part in chunked(keys):
+            conn.execute(delete(chunks).where(chunks.c.key.in_(part)))
+
+
+_ACTIVATE = (
+    update(documents)
+    .where(documents.c.collection == bindparam("b_collection"), documents.c.id == bindparam("b_id"))
+    .values(
+        active_version=bindparam("b_active_version"),
+        status=bindparam("b_status"),
+        chunk_count=bindparam("b_chunk_count"),
+        error_code=bindparam("b_error_code"),
+        error_message=bindparam("b_error_message"),
+        updated_at=bindparam("b_updated_at"),
+    )
+)
+
+
+def _may_activate(document: Document, version: int) -> bool:
+    """Whether ``version`` may be served: the document is not deleted and no newer version is."""
+    return document.status != DocumentStatus.DELETED and (document.active_version or 0) <= version
+
+
+def _activated(document: Document, version: int, chunk_count: int, now: float) -> Document:
+    """``document`` once ``version`` is served: ready when it is the latest, errors then cleared."""
+    status = DocumentStatus.READY if document.version == version else document.status
+    ready = status == DocumentStatus.READY
+    return dataclasses.replace(
+        document,
+        active_version=version,
+        status=status,
+        chunk_count=chunk_count,
+        error_code=None if ready else document.error_code,
+        error_message=None if ready else document.error_message,
+        updated_at=now,
+    )
+
+
+def _activation_row(document: Document) -> dict[str, Any]:
+    return {
+        "b_collection": document.collection,
+        "b_id": document.id,
+        "b_active_version": document.active_version,
+        "b_status": document.status,
+        "b_chunk_count": document.chunk_count,
+        "b_error_code": document.error_code,
+        "b_error_message": document.error_message,
+        "b_updated_at": document.updated_at,
+    }
