@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale clean
+.PHONY: run test setup lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil clean
 
 # llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
 # multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
@@ -55,6 +55,7 @@ bench: $(STAMP) $(PEERS_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/latency.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/gil_contention.py --docs
 
 bench-ingest: $(STAMP) $(PEERS_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --docs
@@ -67,6 +68,9 @@ bench-latency: $(STAMP)
 
 bench-scale: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --docs
+
+bench-gil: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/gil_contention.py --docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
