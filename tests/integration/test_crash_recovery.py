@@ -55,7 +55,8 @@ def _job_statuses(url: str) -> dict[str, int]:
 
 def test_kill_9_mid_ingestion_loses_and_doubles_nothing(data_dir: Path) -> None:
     total = 240
-    server = Server(data_dir)
+    small_batches = {"RAGWORKS_JOBS__INGEST_BATCH": "16"}  # jobs finish batch by batch: some before the kill
+    server = Server(data_dir, env=small_batches)
     server.start()
     try:
         httpx.post(f"{server.url}/v1/collections", json={"name": "crash"}).raise_for_status()
@@ -72,7 +73,7 @@ def test_kill_9_mid_ingestion_loses_and_doubles_nothing(data_dir: Path) -> None:
         server.stop()
     assert before_kill.get("succeeded", 0) < total, "the kill came too late to interrupt anything"
 
-    restarted = Server(data_dir)
+    restarted = Server(data_dir, env=small_batches)
     restarted.start()
     try:
         deadline = time.monotonic() + 300
