@@ -10,6 +10,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from ragworks.observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Sequence[str], float, str], None]
+_Result = TypeVar("_Result")
 
 
 @dataclass(slots=True)
@@ -183,20 +185,11 @@ class IngestPipeline:
                     self.index.commit()
 
     def _store_chunks(self, work: list[_Work]) -> list[tuple[list[int], list[int]] | Exception]:
-        """Chunk rows of every document in one transaction; if that fails, one document at a time so
-        a bad document fails only its own job."""
+        """Chunk rows of every document in one transaction (one at a time if that fails)."""
         batch = [(w.item.collection, w.item.document_id, w.item.version, w.chunks) for w in work]
-        try:
-            return list(self.chunk_store.replace_chunks_many(batch))
-        except Exception:
-            log.warning("storing a batch of chunks failed; storing one document at a time", exc_info=True)
-        stored: list[tuple[list[int], list[int]] | Exception] = []
-        for document in batch:
-            try:
-                stored.append(self.chunk_store.replace_chunks(*document))
-            except Exception as exc:
-                stored.append(exc)
-        return stored
+        return _batch_or_each(
+            batch, self.chunk_store.replace_chunks_many, self.chunk_store.replace_chunks, "storing chunks"
+        )
 
     def _activate(
         self, written: list[tuple[_Work, list[int]]], outcome: dict[str, dict[str, object] | Exception]
@@ -230,19 +223,11 @@ class IngestPipeline:
     def _activate_versions(
         self, written: list[tuple[_Work, list[int]]]
     ) -> list[list[int] | None | Exception]:
-        """``activate_versions`` for the batch; if it fails, one document at a time (as ``_store_chunks``)."""
+        """``activate_versions`` for the batch (one document at a time if that fails)."""
         batch = [(w.item.collection, w.item.document_id, w.item.version, len(keys)) for w, keys in written]
-        try:
-            return list(self.chunk_store.activate_versions(batch))
-        except Exception:
-            log.warning("activating a batch failed; activating one document at a time", exc_info=True)
-        activated: list[list[int] | None | Exception] = []
-        for document in batch:
-            try:
-                activated.append(self.chunk_store.activate_version(*document))
-            except Exception as exc:
-                activated.append(exc)
-        return activated
+        return _batch_or_each(
+            batch, self.chunk_store.activate_versions, self.chunk_store.activate_version, "activating"
+        )
 
     def _drop_superseded(self, items: list[IngestItem]) -> None:
         """Delete the chunk rows of versions that will never be served."""
@@ -262,3 +247,24 @@ class IngestPipeline:
     @staticmethod
     def _entry(key: int, chunk: NewChunk) -> IndexEntry:
         return IndexEntry(key=key, tokens=chunk.tokens, vector=np.frombuffer(chunk.vector, dtype=np.float32))
+
+
+def _batch_or_each(
+    batch: list[Any],
+    many: Callable[[list[Any]], Sequence[_Result]],
+    one: Callable[..., _Result],
+    what: str,
+) -> list[_Result | Exception]:
+    """``many(batch)`` in one transaction; if it fails, ``one(*item)`` per item, so a bad document
+    fails only its own job (its exception takes its place in the list)."""
+    try:
+        return list(many(batch))
+    except Exception:
+        log.warning("%s a batch failed; retrying one document at a time", what, exc_info=True)
+    results: list[_Result | Exception] = []
+    for item in batch:
+        try:
+            results.append(one(*item))
+        except Exception as exc:
+            results.append(exc)
+    return results
