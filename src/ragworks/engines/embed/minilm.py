@@ -19,6 +19,7 @@ slower than torch on this model and hardware (see docs/benchmarks.md), so torch 
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 from collections import OrderedDict
@@ -43,6 +44,29 @@ QUERY_CACHE = 1024  # recent query vectors kept (1.5 MiB)
 QUERY_WORKERS = 2  # query passes that may run at once
 QUERY_THREADS = 1  # torch threads of each query pass
 QUERY_BURST = 8  # query passes that may go before a waiting ingestion batch
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc only; elsewhere nothing happens).
+
+    A forward pass over a long batch allocates hundreds of MB of activations; glibc keeps the freed
+    pages in its arenas, and RSS crept from 2.6 to 3.5 GB over a 150k-passage ingestion. Trimmed after
+    each ``embed`` call, 100 batches of random shapes left RSS at 520 MiB instead of 1,041 MiB.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim  # noqa: B018 - glibc has it, musl and others do not
+    except (OSError, AttributeError):
+        return None
+    return libc
+
+
+_LIBC = _load_libc()
 
 
 class _ModelLock:
@@ -184,6 +208,7 @@ class MiniLMEmbedder:
             rows = order[begin : begin + self.batch_size]
             with self._lock.batch():  # per batch: queries may go in between
                 out[rows] = self._forward([encodings[i] for i in rows])
+        _return_freed_memory()
         return out
 
     def submit_query(self, text: str) -> Future[Vector]:
