@@ -75,7 +75,7 @@ def main() -> None:
 
     import torch
 
-    from ragworks.engines.embed.minilm import MiniLMEmbedder
+    from ragworks.engines.embed.minilm import MiniLMEmbedder, padded_batch
 
     embedder = MiniLMEmbedder()
     embedder.start()
@@ -84,12 +84,7 @@ def main() -> None:
     query = "Do microRNAs regulate the immune response to viral infection?"
     query_ids = embedder._batch_tokenizer.encode(query).ids
     encodings = embedder._batch_tokenizer.encode_batch(passages)
-    width = max(len(e.ids) for e in encodings)
-    ids = torch.zeros((len(encodings), width), dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for row, encoding in enumerate(encodings):
-        ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
-        mask[row, : len(encoding.ids)] = 1
+    ids, mask = padded_batch(encodings)
     query_tensor = torch.tensor([query_ids])
 
     def eager_query() -> None:

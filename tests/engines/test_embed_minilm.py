@@ -15,7 +15,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from ragworks.engines.embed.base import QueryEmbedder, submit_query
-from ragworks.engines.embed.minilm import MiniLMEmbedder, _ModelLock
+from ragworks.engines.embed.minilm import MiniLMEmbedder, _ModelLock, padded_batch
 from ragworks.errors import NotReady
 
 WAIT = 10.0
@@ -260,13 +260,7 @@ def test_the_traced_document_graph_equals_the_eager_model_on_any_shape(embedder:
 
     texts = ["short", "a somewhat longer text about cells " * 3, "word " * 400]  # the last is truncated
     for batch in ([texts[0]], texts, texts[::-1][:2]):
-        encodings = embedder._batch_tokenizer.encode_batch(batch)
-        width = max(len(e.ids) for e in encodings)
-        ids = torch.zeros((len(batch), width), dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = torch.tensor(encoding.ids)
-            mask[row, : len(encoding.ids)] = 1
+        ids, mask = padded_batch(embedder._batch_tokenizer.encode_batch(batch))
         with torch.inference_mode():
             hidden = embedder._model(input_ids=ids, attention_mask=mask).last_hidden_state
         weights = mask.unsqueeze(-1).float()

@@ -46,6 +46,19 @@ QUERY_THREADS = 1  # torch threads of each query pass
 QUERY_BURST = 8  # query passes that may go before a waiting ingestion batch
 
 
+def padded_batch(encodings: Sequence[Any]) -> tuple[Any, Any]:
+    """(input ids, attention mask) as int64 tensors, each row padded with zeros to the longest."""
+    import torch
+
+    width = max(len(e.ids) for e in encodings)
+    ids = np.zeros((len(encodings), width), dtype=np.int64)
+    mask = np.zeros_like(ids)
+    for row, encoding in enumerate(encodings):
+        ids[row, : len(encoding.ids)] = encoding.ids
+        mask[row, : len(encoding.ids)] = 1
+    return torch.from_numpy(ids), torch.from_numpy(mask)
+
+
 def _return_freed_memory() -> None:
     """Hand the heap's free pages back to the system (glibc only; elsewhere nothing happens).
 
@@ -269,14 +282,9 @@ class MiniLMEmbedder:
         """Mean-pooled, normalised embeddings of one batch (what sentence-transformers computes)."""
         import torch
 
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros_like(ids)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
+        ids, mask = padded_batch(encodings)
         with torch.inference_mode():
-            normalised = self._graph(torch.from_numpy(ids), torch.from_numpy(mask))
+            normalised = self._graph(ids, mask)
         rows: npt.NDArray[np.float32] = normalised.numpy().astype(np.float32, copy=False)
         return rows
 
