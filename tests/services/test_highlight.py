@@ -108,3 +108,11 @@ def test_the_word_cache_stays_bounded(analyzer: Analyzer) -> None:
 
     assert marked and "<em>cell5</em>" in marked[0]
     assert len(highlighter._terms) <= 10
+
+
+def test_word_characters_are_what_the_scan_assumes() -> None:
+    """The scan tests word characters with ``str.isalnum()`` or ``_``: exactly ``\\w`` of ``re``."""
+    word = re.compile(r"\w")
+    differ = [c for c in map(chr, range(0x110000)) if bool(word.match(c)) != (c.isalnum() or c == "_")]
+
+    assert differ == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 from collections.abc import Sequence
@@ -11,6 +10,8 @@ from ragworks.ingest.analysis import Analyzer
 
 _WORD = re.compile(r"[\w][\w'-]*", re.UNICODE)
 _PREFIX = re.compile(r"\w[\w'-]*")  # what can begin a word: a word character, then word chars or joiners
+_WORD_TAIL = re.compile(r"[\w'-]*")
+_JOINERS = "'-"
 SNIPPET_CHARS = 160
 WORD_CACHE = 100_000  # analysed words kept by a Highlighter (about 15 MB at most)
 
@@ -76,25 +77,36 @@ def _candidate_words(text: str, prefixes: tuple[str, ...]) -> list[Span]:
     if len(lowered) != len(text):  # a character lower-cases to several (only "İ"): the slow way
         return [m.span() for m in _WORD.finditer(text) if m.group(0).lower().startswith(prefixes)]
     # Lower-casing maps every other character to one character of the same kind (word or not), so the
-    # words of ``lowered`` are those of ``text`` at the same positions, and one regex scan (in C) finds
-    # exactly the words that start with a prefix, instead of a Python step for every word.
-    scanner = _prefix_scanner(prefixes)
-    return [] if scanner is None else [m.span(1) for m in scanner.finditer(lowered)]
+    # words of ``lowered`` are those of ``text`` at the same positions. ``str.find`` (in C) visits only
+    # the places where a prefix occurs, instead of a Python step (or a regex attempt) at every word.
+    starts: set[int] = set()
+    for prefix in prefixes:
+        if not _PREFIX.fullmatch(prefix):  # a prefix must begin with a word character to begin a word
+            continue
+        at = lowered.find(prefix)
+        while at >= 0:
+            before = lowered[at - 1] if at else " "
+            # a word character before it: inside a word (most finds); a joiner: look further back
+            if not (before.isalnum() or before == "_") and (
+                before not in _JOINERS or _begins_word(lowered, at)
+            ):
+                starts.add(at)
+            at = lowered.find(prefix, at + 1)
+    word_tail = _WORD_TAIL.match  # matches at every position (it may match nothing), so none is dropped
+    return [(at, tail.end()) for at in sorted(starts) if (tail := word_tail(lowered, at))]
 
 
-@functools.lru_cache(maxsize=1024)
-def _prefix_scanner(prefixes: tuple[str, ...]) -> re.Pattern[str] | None:
-    """A regex for the words starting with one of ``prefixes`` (group 1 is the word).
+def _begins_word(text: str, at: int) -> bool:
+    """Whether a ``_WORD`` match begins at ``at``, a word character of ``text``.
 
-    A ``_WORD`` match starts at the first word character of a maximal run of word characters and
-    joiners (' and -) and ends where the run ends; a prefix of a word is made of word characters and
-    joiners and starts with a word character, so other prefixes can match no word.
+    Words are runs of word characters and joiners (' and -) that begin at the run's first word
+    character; so ``at`` begins one when only joiners lie between it and the run's start. (``\\w`` is
+    str.isalnum() or "_", as the re module defines it.)
     """
-    usable = sorted((p for p in prefixes if _PREFIX.fullmatch(p)), key=len, reverse=True)
-    if not usable:
-        return None
-    alternatives = "|".join(re.escape(p) for p in usable)
-    return re.compile(rf"(?<![\w'-])['-]*((?:{alternatives})[\w'-]*)")
+    before = at - 1
+    while before >= 0 and text[before] in _JOINERS:
+        before -= 1
+    return before < 0 or not (text[before].isalnum() or text[before] == "_")
 
 
 def _snippets(text: str, matches: list[Span], snippets: int) -> list[str]:
