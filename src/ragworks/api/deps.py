@@ -1,4 +1,8 @@
-"""Typed dependencies for routes: the container and the pieces routes may call."""
+"""Typed dependencies for routes: the container and the pieces routes may call.
+
+Every dependency is ``async def``: none of them blocks, and FastAPI would run a plain ``def`` one in
+its thread pool, a round trip between threads (and for the GIL) per dependency per request.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from ragworks.services.registry import ServiceRegistry
 from ragworks.services.runner import ServiceRunner
 
 
-def get_container(request: Request) -> Container:
+async def get_container(request: Request) -> Container:
     """The running instance's container."""
     container: Container = request.app.state.container
     if not container.ready:
@@ -27,7 +31,7 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_documents(container: ContainerDep) -> DocumentService:
+async def get_documents(container: ContainerDep) -> DocumentService:
     """Document use-cases."""
     return DocumentService(
         store=container.store,
@@ -37,22 +41,22 @@ def get_documents(container: ContainerDep) -> DocumentService:
     )
 
 
-def get_collections(container: ContainerDep) -> CollectionService:
+async def get_collections(container: ContainerDep) -> CollectionService:
     """Collection use-cases."""
     return CollectionService(container)
 
 
-def get_jobs(container: ContainerDep) -> JobService:
+async def get_jobs(container: ContainerDep) -> JobService:
     """Job use-cases."""
     return JobService(queue=container.queue, on_enqueued=container.notify_workers)
 
 
-def get_runner(container: ContainerDep) -> ServiceRunner:
+async def get_runner(container: ContainerDep) -> ServiceRunner:
     """Runs AI services."""
     return container.services
 
 
-def get_background(container: ContainerDep) -> BackgroundCalls:
+async def get_background(container: ContainerDep) -> BackgroundCalls:
     """Accepts AI service calls as background jobs."""
     return BackgroundCalls(
         queue=container.queue,
@@ -61,7 +65,7 @@ def get_background(container: ContainerDep) -> BackgroundCalls:
     )
 
 
-def get_registry(request: Request) -> ServiceRegistry:
+async def get_registry(request: Request) -> ServiceRegistry:
     """The registry (available before the engines are ready)."""
     container: Container = request.app.state.container
     return container.registry
