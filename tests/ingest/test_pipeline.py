@@ -1,7 +1,9 @@
-"""IngestPipeline storage steps: one transaction per step for a batch, one document failing alone."""
+"""IngestPipeline storage steps: one transaction per step for a batch, one document failing alone,
+large batches in groups."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -128,3 +130,29 @@ def test_a_failing_document_fails_only_its_own_job(
         assert (method, 3) in refusing.calls  # the batch was tried first, then one document at a time
         assert refusing.calls.count((method, 1)) == 3
         assert len(pipeline.chunk_store.served_keys("docs")) == 2
+
+
+def test_a_batch_with_more_chunks_than_a_group_becomes_ready_group_by_group(
+    pipeline: IngestPipeline, store: SqlMetadataStore
+) -> None:
+    grouped = dataclasses.replace(pipeline, group_chunks=2)  # one chunk per text: groups of 2 and 1
+    seen: list[tuple[list[str], str, dict[str, DocumentStatus]]] = []
+
+    def progress(job_ids: Sequence[str], _value: float, stage: str) -> None:
+        statuses = {d.id: d.status for d in store.list_documents("docs")}
+        seen.append((list(job_ids), stage, statuses))
+
+    outcome = grouped.run(_items(store), progress)
+
+    assert all(isinstance(result, dict) and result["chunks"] == 1 for result in outcome.values())
+    ready = [(ids, statuses) for ids, stage, statuses in seen if stage == "ready"]
+    assert [ids for ids, _ in ready] == [["job-tides", "job-glaciers"], ["job-shoes"]]
+    first_group_done = ready[0][1]
+    assert first_group_done["tides"] == first_group_done["glaciers"] == DocumentStatus.READY
+    assert first_group_done["shoes"] == DocumentStatus.PROCESSING  # not yet embedded
+    assert [ids for ids, stage, _ in seen if stage == "embed"] == [
+        ["job-tides", "job-glaciers"],
+        ["job-shoes"],
+    ]
+    assert pipeline.index.keys("docs") == pipeline.chunk_store.served_keys("docs")
+    assert len(pipeline.index.keys("docs")) == 3

@@ -1,7 +1,10 @@
 """The ingestion pipeline: parse → chunk → analyze → embed → store → index → activate.
 
 It processes a batch of documents at once so the embedder sees full batches and the index commits
-once per batch. It is synchronous and CPU-bound: callers run it in a worker thread.
+once per batch; a batch of large files is done in groups of about ``group_chunks`` chunks, each
+embedded, indexed and activated (its documents ready) before the next is parsed, so memory stays
+bounded and the first documents do not wait for the last. It is synchronous and CPU-bound: callers
+run it in a worker thread.
 """
 
 from __future__ import annotations
@@ -72,34 +75,52 @@ class IngestPipeline:
     embedder: Embedder
     limits: ParseLimits
     metrics: Metrics
+    group_chunks: int = 2048
 
     def run(
         self, items: Sequence[IngestItem], progress: Progress
     ) -> dict[str, dict[str, object] | Exception]:
         """Process ``items``; returns per job id either a result dict or the exception that failed it."""
         outcome: dict[str, dict[str, object] | Exception] = self._mark_processing(items)
-        work: list[_Work] = []
+        group: list[_Work] = []
+        chunks = 0
         for item in items:
             if item.job_id in outcome:
                 continue
-            try:
-                work.append(_Work(item=item, parsed=self._parse(item)))
-            except Exception as exc:  # one bad file must not sink the batch
-                outcome[item.job_id] = exc
-        progress([w.item.job_id for w in work], 0.3, "chunk")
-        with self.metrics.stage("chunk"):
-            for w in list(work):
-                assert w.parsed is not None
-                try:
-                    w.drafts = self._chunker_for(w.parsed).chunk(w.parsed)
-                except Exception as exc:  # as above: fail this document, not the batch
-                    outcome[w.item.job_id] = exc
-                    work.remove(w)
-        self._analyze_and_embed(work, progress)
-        progress([w.item.job_id for w in work], 0.8, "index")
-        with self.metrics.stage("index"):
-            self._index(work, outcome)
+            work = self._parse_and_chunk(item, outcome)
+            if work is None:
+                continue
+            group.append(work)
+            chunks += len(work.drafts)
+            if chunks >= self.group_chunks:
+                self._embed_and_index(group, outcome, progress)
+                group, chunks = [], 0
+        if group:
+            self._embed_and_index(group, outcome, progress)
         return outcome
+
+    def _parse_and_chunk(
+        self, item: IngestItem, outcome: dict[str, dict[str, object] | Exception]
+    ) -> _Work | None:
+        """The item's chunk drafts; None when it failed (one bad file must not sink the batch)."""
+        try:
+            parsed = self._parse(item)
+            with self.metrics.stage("chunk"):
+                return _Work(item=item, parsed=parsed, drafts=self._chunker_for(parsed).chunk(parsed))
+        except Exception as exc:
+            outcome[item.job_id] = exc
+            return None
+
+    def _embed_and_index(
+        self, group: list[_Work], outcome: dict[str, dict[str, object] | Exception], progress: Progress
+    ) -> None:
+        self._analyze_and_embed(group, progress)
+        job_ids = [w.item.job_id for w in group]
+        progress(job_ids, 0.8, "index")
+        with self.metrics.stage("index"):
+            self._index(group, outcome)
+        # ready and searchable now; the job itself completes with the rest of its batch
+        progress([i for i in job_ids if isinstance(outcome.get(i), dict)], 0.95, "ready")
 
     def _mark_processing(self, items: Sequence[IngestItem]) -> dict[str, dict[str, object] | Exception]:
         """Mark every item's version processing at once; returns the items that could not be marked."""
