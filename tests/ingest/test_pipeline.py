@@ -14,7 +14,7 @@ from helpers.store import draft
 from ragworks.domain import DocumentStatus
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore, VersionChunks, VersionCount
-from ragworks.ingest.pipeline import IngestItem, IngestPipeline
+from ragworks.ingest.pipeline import IngestItem, IngestPipeline, Outcomes
 
 TEXTS = {
     "tides": "Tidal power turns the rise and fall of the sea into electricity.",
@@ -132,27 +132,30 @@ def test_a_failing_document_fails_only_its_own_job(
         assert len(pipeline.chunk_store.served_keys("docs")) == 2
 
 
-def test_a_batch_with_more_chunks_than_a_group_becomes_ready_group_by_group(
+def test_a_batch_with_more_chunks_than_a_group_is_done_group_by_group(
     pipeline: IngestPipeline, store: SqlMetadataStore
 ) -> None:
     grouped = dataclasses.replace(pipeline, group_chunks=2)  # one chunk per text: groups of 2 and 1
-    seen: list[tuple[list[str], str, dict[str, DocumentStatus]]] = []
+    embedded: list[list[str]] = []
+    reports: list[tuple[Outcomes, dict[str, DocumentStatus]]] = []
 
     def progress(job_ids: Sequence[str], _value: float, stage: str) -> None:
-        statuses = {d.id: d.status for d in store.list_documents("docs")}
-        seen.append((list(job_ids), stage, statuses))
+        if stage == "embed":
+            embedded.append(list(job_ids))
 
-    outcome = grouped.run(_items(store), progress)
+    def finished(outcomes: Outcomes) -> None:
+        reports.append((outcomes, {d.id: d.status for d in store.list_documents("docs")}))
+
+    outcome = grouped.run(_items(store), progress, finished)
 
     assert all(isinstance(result, dict) and result["chunks"] == 1 for result in outcome.values())
-    ready = [(ids, statuses) for ids, stage, statuses in seen if stage == "ready"]
-    assert [ids for ids, _ in ready] == [["job-tides", "job-glaciers"], ["job-shoes"]]
-    first_group_done = ready[0][1]
-    assert first_group_done["tides"] == first_group_done["glaciers"] == DocumentStatus.READY
-    assert first_group_done["shoes"] == DocumentStatus.PROCESSING  # not yet embedded
-    assert [ids for ids, stage, _ in seen if stage == "embed"] == [
-        ["job-tides", "job-glaciers"],
-        ["job-shoes"],
-    ]
+    assert embedded == [["job-tides", "job-glaciers"], ["job-shoes"]]
+    [(early, statuses)] = reports  # after the first group only: the last one's outcomes are returned
+    assert early == {"job-tides": outcome["job-tides"], "job-glaciers": outcome["job-glaciers"]}
+    assert statuses == {
+        "tides": DocumentStatus.READY,
+        "glaciers": DocumentStatus.READY,
+        "shoes": DocumentStatus.PROCESSING,  # its group had not run yet
+    }
     assert pipeline.index.keys("docs") == pipeline.chunk_store.served_keys("docs")
     assert len(pipeline.index.keys("docs")) == 3
