@@ -29,9 +29,9 @@ class IngestSettings(BaseModel):
         2048,
         ge=1,
         description="Chunks embedded and indexed together. A batch of ingest jobs whose documents have "
-        "more is done in groups of about this many, each ready (and its jobs completed) before more "
-        "documents are parsed: memory stays bounded and the first documents of a large upload do not "
-        "wait for the last.",
+        "more is done in groups of about this many, each ready (and its jobs completed) before the next "
+        "is embedded: memory stays bounded and the first documents of a large upload do not wait for "
+        "the last.",
     )
     keyword_chunk_tokens: int = Field(
         1024,

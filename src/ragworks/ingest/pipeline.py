@@ -2,9 +2,9 @@
 
 It processes a batch of documents at once so the embedder sees full batches and the index commits
 once per batch. A batch of large files is done in groups of about ``group_chunks`` chunks, each
-embedded, indexed and activated (its documents ready, its jobs completed) before more documents are
-parsed, so memory stays bounded and the first documents do not wait for the last. It is synchronous
-and CPU-bound: callers run it in a worker thread.
+embedded, indexed and activated (its documents ready, its jobs completed) before the next group is
+embedded, so memory stays bounded and the first documents do not wait for the last. It is
+synchronous and CPU-bound: callers run it in a worker thread.
 """
 
 from __future__ import annotations
