@@ -25,6 +25,14 @@ class ServerSettings(BaseModel):
 class IngestSettings(BaseModel):
     chunk_tokens: int = Field(256, description="Chunk size in embedder tokens.")
     chunk_overlap_tokens: int = 32
+    group_chunks: int = Field(
+        2048,
+        ge=1,
+        description="Chunks embedded and indexed together. A batch of ingest jobs whose documents have "
+        "more is done in groups of about this many, each ready (and its jobs completed) before the next "
+        "is embedded: memory stays bounded and the first documents of a large upload do not wait for "
+        "the last.",
+    )
     keyword_chunk_tokens: int = Field(
         1024,
         description=(

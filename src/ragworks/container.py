@@ -180,6 +180,7 @@ class Container:
             embedder=self.embedder,
             limits=parse_limits(self.settings),
             metrics=self.metrics,
+            group_chunks=self.settings.ingest.group_chunks,
         )
         documents = DocumentJobs(
             store=self.store,

@@ -1,7 +1,9 @@
-"""IngestPipeline storage steps: one transaction per step for a batch, one document failing alone."""
+"""IngestPipeline storage steps: one transaction per step for a batch, one document failing alone,
+large batches in groups."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from helpers.store import draft
 from ragworks.domain import DocumentStatus
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore, VersionChunks, VersionCount
-from ragworks.ingest.pipeline import IngestItem, IngestPipeline
+from ragworks.ingest.pipeline import IngestItem, IngestPipeline, Outcomes
 
 TEXTS = {
     "tides": "Tidal power turns the rise and fall of the sea into electricity.",
@@ -128,3 +130,32 @@ def test_a_failing_document_fails_only_its_own_job(
         assert (method, 3) in refusing.calls  # the batch was tried first, then one document at a time
         assert refusing.calls.count((method, 1)) == 3
         assert len(pipeline.chunk_store.served_keys("docs")) == 2
+
+
+def test_a_batch_with_more_chunks_than_a_group_is_done_group_by_group(
+    pipeline: IngestPipeline, store: SqlMetadataStore
+) -> None:
+    grouped = dataclasses.replace(pipeline, group_chunks=2)  # one chunk per text: groups of 2 and 1
+    embedded: list[list[str]] = []
+    reports: list[tuple[Outcomes, dict[str, DocumentStatus]]] = []
+
+    def progress(job_ids: Sequence[str], _value: float, stage: str) -> None:
+        if stage == "embed":
+            embedded.append(list(job_ids))
+
+    def finished(outcomes: Outcomes) -> None:
+        reports.append((outcomes, {d.id: d.status for d in store.list_documents("docs")}))
+
+    outcome = grouped.run(_items(store), progress, finished)
+
+    assert all(isinstance(result, dict) and result["chunks"] == 1 for result in outcome.values())
+    assert embedded == [["job-tides", "job-glaciers"], ["job-shoes"]]
+    [(early, statuses)] = reports  # after the first group only: the last one's outcomes are returned
+    assert early == {"job-tides": outcome["job-tides"], "job-glaciers": outcome["job-glaciers"]}
+    assert statuses == {
+        "tides": DocumentStatus.READY,
+        "glaciers": DocumentStatus.READY,
+        "shoes": DocumentStatus.PROCESSING,  # its group had not run yet
+    }
+    assert pipeline.index.keys("docs") == pipeline.chunk_store.served_keys("docs")
+    assert len(pipeline.index.keys("docs")) == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,7 @@ from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.errors import NotFound
 from ragworks.jobs.handlers import DocumentJobs
-from ragworks.jobs.worker import JobContext
+from ragworks.jobs.worker import JobContext, JobResults
 
 pytestmark = pytest.mark.anyio
 
@@ -75,3 +76,24 @@ async def test_ingest_skips_what_has_nothing_to_do_and_indexes_the_rest(
     assert str(missing_collection) == "collection 'nope' does not exist"
     assert isinstance(results[by_document["docs", "old", 2]], dict)
     assert results[by_document["docs", "old", 2]]["chunks"] == 1
+
+
+async def test_ingest_reports_each_finished_group_before_returning(
+    jobs: DocumentJobs, queue: SqlJobQueue
+) -> None:
+    jobs.pipeline = dataclasses.replace(jobs.pipeline, group_chunks=1)  # one document per group
+    store: SqlMetadataStore = jobs.store
+    store.create_collection("docs", "en", "")
+    names = ("tides", "glaciers", "shoes")
+    store.accept_documents([(draft("docs", name), {"text": f"A page about {name}."}) for name in names], 4)
+    leased = queue.lease("w1", [JobKind.INGEST], 10, 60)
+    job_of = {j.document_id: j.id for j in leased}
+    reports: list[JobResults] = []
+
+    results = await jobs.ingest(leased, JobContext(queue, "w1", reports.append))
+
+    assert [list(report) for report in reports] == [[job_of["tides"]], [job_of["glaciers"]]]
+    assert all(results[job_id] == outcome for report in reports for job_id, outcome in report.items())
+    assert {job_id: result["chunks"] for job_id, result in results.items() if isinstance(result, dict)} == {
+        job_of[name]: 1 for name in names
+    }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -370,3 +371,31 @@ async def test_batch_with_a_cancelled_job_completes_the_others(queue: SqlJobQueu
         JobStatus.SUCCEEDED,
     ]
     assert [queue.get(i).result for i in job_ids] == [{"n": 0}, None, None, {"n": 3}]
+
+
+async def test_jobs_a_handler_finishes_early_complete_before_the_batch(queue: SqlJobQueue) -> None:
+    first, second = queue.enqueue(KIND, {"n": 1}), queue.enqueue(KIND, {"n": 2})
+    release = threading.Event()
+    finished: Finished = []
+
+    def work(jobs: list[Job], ctx: JobContext) -> JobResults:  # in a worker thread, as the pipeline
+        ctx.finished_sync({first: {"n": 1}, "not-held": {"n": 0}})
+        assert release.wait(5)
+        return {job.id: {"n": job.payload["n"]} for job in jobs}  # the first again: ignored
+
+    async def handle(jobs: list[Job], ctx: JobContext) -> JobResults:
+        return await anyio.to_thread.run_sync(work, jobs, ctx)
+
+    async with running(queue, handle, batch=2, finished=finished):
+        early = await finished_job(queue, first)
+        assert queue.get(second).status == JobStatus.RUNNING  # its handler is still at work
+        release.set()
+        late = await finished_job(queue, second)
+
+    assert (early.status, early.result, late.status, late.result) == (
+        JobStatus.SUCCEEDED,
+        {"n": 1},
+        JobStatus.SUCCEEDED,
+        {"n": 2},
+    )
+    assert finished == [(first, JobStatus.SUCCEEDED, None), (second, JobStatus.SUCCEEDED, None)]

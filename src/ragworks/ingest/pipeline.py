@@ -1,7 +1,10 @@
 """The ingestion pipeline: parse → chunk → analyze → embed → store → index → activate.
 
 It processes a batch of documents at once so the embedder sees full batches and the index commits
-once per batch. It is synchronous and CPU-bound: callers run it in a worker thread.
+once per batch. A batch of large files is done in groups of about ``group_chunks`` chunks, each
+embedded, indexed and activated (its documents ready, its jobs completed) before the next group is
+embedded, so memory stays bounded and the first documents do not wait for the last. It is
+synchronous and CPU-bound: callers run it in a worker thread.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ from ragworks.observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Sequence[str], float, str], None]
+Outcomes = dict[str, dict[str, object] | Exception]
+Finished = Callable[[Outcomes], None]
 _Result = TypeVar("_Result")
 
 
@@ -72,36 +77,55 @@ class IngestPipeline:
     embedder: Embedder
     limits: ParseLimits
     metrics: Metrics
+    group_chunks: int = 2048
 
     def run(
-        self, items: Sequence[IngestItem], progress: Progress
-    ) -> dict[str, dict[str, object] | Exception]:
-        """Process ``items``; returns per job id either a result dict or the exception that failed it."""
-        outcome: dict[str, dict[str, object] | Exception] = self._mark_processing(items)
-        work: list[_Work] = []
+        self, items: Sequence[IngestItem], progress: Progress, finished: Finished | None = None
+    ) -> Outcomes:
+        """Process ``items``; returns per job id either a result dict or the exception that failed it.
+
+        When the batch takes several groups, ``finished`` gets the outcomes decided so far after each
+        group but the last, so their jobs can complete before the rest of the batch.
+        """
+        outcome: Outcomes = self._mark_processing(items)
+        reported: set[str] = set()
+        group: list[_Work] = []
+        chunks = 0
         for item in items:
             if item.job_id in outcome:
                 continue
-            try:
-                work.append(_Work(item=item, parsed=self._parse(item)))
-            except Exception as exc:  # one bad file must not sink the batch
-                outcome[item.job_id] = exc
-        progress([w.item.job_id for w in work], 0.3, "chunk")
-        with self.metrics.stage("chunk"):
-            for w in list(work):
-                assert w.parsed is not None
-                try:
-                    w.drafts = self._chunker_for(w.parsed).chunk(w.parsed)
-                except Exception as exc:  # as above: fail this document, not the batch
-                    outcome[w.item.job_id] = exc
-                    work.remove(w)
-        self._analyze_and_embed(work, progress)
-        progress([w.item.job_id for w in work], 0.8, "index")
-        with self.metrics.stage("index"):
-            self._index(work, outcome)
+            work = self._parse_and_chunk(item, outcome)
+            if work is None:
+                continue
+            if chunks >= self.group_chunks:  # the group is full, and more comes: finish it first
+                self._embed_and_index(group, outcome, progress)
+                group, chunks = [], 0
+                if finished is not None:
+                    finished({i: o for i, o in outcome.items() if i not in reported})
+                    reported.update(outcome)
+            group.append(work)
+            chunks += len(work.drafts)
+        if group:
+            self._embed_and_index(group, outcome, progress)
         return outcome
 
-    def _mark_processing(self, items: Sequence[IngestItem]) -> dict[str, dict[str, object] | Exception]:
+    def _parse_and_chunk(self, item: IngestItem, outcome: Outcomes) -> _Work | None:
+        """The item's chunk drafts; None when it failed (one bad file must not sink the batch)."""
+        try:
+            parsed = self._parse(item)
+            with self.metrics.stage("chunk"):
+                return _Work(item=item, parsed=parsed, drafts=self._chunker_for(parsed).chunk(parsed))
+        except Exception as exc:
+            outcome[item.job_id] = exc
+            return None
+
+    def _embed_and_index(self, group: list[_Work], outcome: Outcomes, progress: Progress) -> None:
+        self._analyze_and_embed(group, progress)
+        progress([w.item.job_id for w in group], 0.8, "index")
+        with self.metrics.stage("index"):
+            self._index(group, outcome)
+
+    def _mark_processing(self, items: Sequence[IngestItem]) -> Outcomes:
         """Mark every item's version processing at once; returns the items that could not be marked."""
         try:
             self.store.set_documents_status(
@@ -110,7 +134,7 @@ class IngestPipeline:
             return {}
         except Exception:
             log.warning("marking a batch processing failed; marking one by one", exc_info=True)
-        failed: dict[str, dict[str, object] | Exception] = {}
+        failed: Outcomes = {}
         for item in items:
             try:
                 self.store.set_document_status(
@@ -165,7 +189,7 @@ class IngestPipeline:
                 )
                 position += 1
 
-    def _index(self, work: list[_Work], outcome: dict[str, dict[str, object] | Exception]) -> None:
+    def _index(self, work: list[_Work], outcome: Outcomes) -> None:
         with self.index_lock:
             written: list[tuple[_Work, list[int]]] = []
             for w, stored in zip(work, self._store_chunks(work), strict=True):
@@ -191,9 +215,7 @@ class IngestPipeline:
             batch, self.chunk_store.replace_chunks_many, self.chunk_store.replace_chunks, "storing chunks"
         )
 
-    def _activate(
-        self, written: list[tuple[_Work, list[int]]], outcome: dict[str, dict[str, object] | Exception]
-    ) -> int:
+    def _activate(self, written: list[tuple[_Work, list[int]]], outcome: Outcomes) -> int:
         """Swap the new versions in, recording each job's outcome; returns how many index keys were removed."""
         removed = 0
         superseded: list[tuple[_Work, list[int]]] = []

@@ -62,7 +62,9 @@ class DocumentJobs:
             )
         if items:
             await ctx.progress([i.job_id for i in items], 0.1, "parse")
-            results.update(await anyio.to_thread.run_sync(self.pipeline.run, items, ctx.progress_sync))
+            results.update(
+                await anyio.to_thread.run_sync(self.pipeline.run, items, ctx.progress_sync, ctx.finished_sync)
+            )
         return results
 
     def _skip_reasons(self, jobs: list[Job]) -> dict[str, dict[str, object] | Exception | None]:

@@ -38,10 +38,12 @@ class Lane:
 
 @dataclass(slots=True)
 class JobContext:
-    """What a handler may use while it runs: progress reporting for the jobs it holds."""
+    """What a handler may use while it runs: progress reporting for the jobs it holds, and recording
+    the outcomes of jobs whose work is done before the rest of the batch."""
 
     queue: SqlJobQueue
     owner: str
+    on_finished_early: Callable[[JobResults], None] | None = None
 
     async def progress(self, job_ids: Sequence[str], value: float, stage: str) -> None:
         """Record progress of held jobs."""
@@ -50,6 +52,12 @@ class JobContext:
     def progress_sync(self, job_ids: Sequence[str], value: float, stage: str) -> None:
         """Record progress from a worker thread."""
         self.queue.progress(self.owner, list(job_ids), value, stage)
+
+    def finished_sync(self, results: JobResults) -> None:
+        """From a worker thread: these jobs are done, record their outcomes now (without waiting for
+        it). Outcomes the handler returns again for them at the end are ignored."""
+        if self.on_finished_early is not None:
+            self.on_finished_early(results)
 
 
 class Worker:
@@ -123,24 +131,47 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat([j.id for j in jobs]))
         try:
             for kind, group in by_kind.items():
+                early: dict[str, asyncio.Future[None]] = {}  # jobs the handler finished before returning
                 handler = self.handlers.get(kind)
                 results: JobResults
                 if handler is None:
                     results = {j.id: LookupError(f"no handler for job kind '{kind}'") for j in group}
                 else:
+                    context = JobContext(self.queue, self.owner, self._early_recorder(group, early))
                     try:
-                        results = await handler(group, JobContext(self.queue, self.owner))
+                        results = await handler(group, context)
                     except Exception as exc:  # a handler crash fails its jobs, never the lane
                         log.exception("job handler failed", extra={"kind": kind})
                         results = {j.id: exc for j in group}
+                rest = [j for j in group if j.id not in early]
                 # Recording outcomes must not be cut short by stop(): a job marked dead whose
                 # document, metrics and hooks were never told would stay inconsistent.
-                finishing = asyncio.ensure_future(self._finish_all(group, results))
-                self._finishing.add(finishing)
-                finishing.add_done_callback(self._finishing.discard)
-                await asyncio.shield(finishing)
+                finishing = self._record(rest, results)
+                await asyncio.shield(asyncio.gather(finishing, *set(early.values())))
         finally:
             heartbeat.cancel()
+
+    def _early_recorder(
+        self, group: list[Job], early: dict[str, asyncio.Future[None]]
+    ) -> Callable[[JobResults], None]:
+        """``JobContext.on_finished_early`` for a handler of ``group``: called from a worker thread,
+        it starts recording on the event loop and returns at once."""
+        by_id = {job.id: job for job in group}
+
+        def start_recording(results: JobResults) -> None:
+            jobs = [by_id[i] for i in results if i in by_id and i not in early]
+            if jobs:
+                recording = self._record(jobs, results)
+                early.update((job.id, recording) for job in jobs)
+
+        return lambda results: anyio.from_thread.run_sync(start_recording, results)
+
+    def _record(self, jobs: list[Job], results: JobResults) -> asyncio.Future[None]:
+        """``_finish_all`` as a task that ``stop()`` waits for."""
+        finishing = asyncio.ensure_future(self._finish_all(jobs, results))
+        self._finishing.add(finishing)
+        finishing.add_done_callback(self._finishing.discard)
+        return finishing
 
     async def _finish_all(self, group: list[Job], results: JobResults) -> None:
         outcomes = {j.id: results.get(j.id, RuntimeError("the handler returned no result")) for j in group}
