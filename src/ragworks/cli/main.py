@@ -36,7 +36,8 @@ def serve(
     settings.server = server
     configure_logging(settings.log_level, settings.log_json)
     sys.setswitchinterval(server.switch_interval_ms / 1000)
-    uvicorn.run(create_app(settings), host=server.host, port=server.port, log_config=None, access_log=False)
+    app = create_app(settings, freeze_heap=server.freeze_heap)
+    uvicorn.run(app, host=server.host, port=server.port, log_config=None, access_log=False)
 
 
 app.command("ingest")(client_commands.ingest)
