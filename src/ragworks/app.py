@@ -42,7 +42,7 @@ def create_app(
     With ``freeze_heap`` (what ``ragworks serve`` does) the objects alive once the engines have started
     are left out of the garbage collector's passes until shutdown: they live as long as the process, and
     a full pass over them (hundreds of thousands: torch, the model, every imported module) stalled
-    every request in flight for up to 320 ms.
+    every request in flight for up to 400 ms.
     """
     container = Container(settings or Settings())
 

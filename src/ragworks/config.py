@@ -23,7 +23,7 @@ class ServerSettings(BaseModel):
     freeze_heap: bool = Field(
         True,
         description="After start-up, take every object then alive (models, modules, indexes) out of the "
-        "garbage collector's full passes (gc.freeze). Each full pass over them took 90-320 ms on 2 cores "
+        "garbage collector's full passes (gc.freeze). Each full pass over them took 90-400 ms on 2 cores "
         "and stalled every request in flight.",
     )
 
