@@ -108,6 +108,9 @@ class Job:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
+JobResults = dict[str, dict[str, object] | Exception]  # per job id: its result, or what failed it
+
+
 FilterOp = str  # one of: eq, ne, in, gt, gte, lt, lte
 
 

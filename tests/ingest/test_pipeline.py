@@ -11,10 +11,10 @@ import pytest
 
 from helpers.pipeline import open_pipeline
 from helpers.store import draft
-from ragworks.domain import DocumentStatus
+from ragworks.domain import DocumentStatus, JobResults
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore, VersionChunks, VersionCount
-from ragworks.ingest.pipeline import IngestItem, IngestPipeline, Outcomes
+from ragworks.ingest.pipeline import IngestItem, IngestPipeline
 
 TEXTS = {
     "tides": "Tidal power turns the rise and fall of the sea into electricity.",
@@ -137,13 +137,13 @@ def test_a_batch_with_more_chunks_than_a_group_is_done_group_by_group(
 ) -> None:
     grouped = dataclasses.replace(pipeline, group_chunks=2)  # one chunk per text: groups of 2 and 1
     embedded: list[list[str]] = []
-    reports: list[tuple[Outcomes, dict[str, DocumentStatus]]] = []
+    reports: list[tuple[JobResults, dict[str, DocumentStatus]]] = []
 
     def progress(job_ids: Sequence[str], _value: float, stage: str) -> None:
         if stage == "embed":
             embedded.append(list(job_ids))
 
-    def finished(outcomes: Outcomes) -> None:
+    def finished(outcomes: JobResults) -> None:
         reports.append((outcomes, {d.id: d.status for d in store.list_documents("docs")}))
 
     outcome = grouped.run(_items(store), progress, finished)

@@ -11,12 +11,12 @@ import pytest
 
 from helpers.pipeline import open_pipeline
 from helpers.store import draft
-from ragworks.domain import JobKind
+from ragworks.domain import JobKind, JobResults
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.errors import NotFound
 from ragworks.jobs.handlers import DocumentJobs
-from ragworks.jobs.worker import JobContext, JobResults
+from ragworks.jobs.worker import JobContext
 
 pytestmark = pytest.mark.anyio
 

@@ -10,10 +10,10 @@ import anyio
 import pytest
 
 from ragworks.config import JobSettings
-from ragworks.domain import Job, JobStatus
+from ragworks.domain import Job, JobResults, JobStatus
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.errors import BadRequest
-from ragworks.jobs.worker import Handler, JobContext, JobResults, Lane, Worker
+from ragworks.jobs.worker import Handler, JobContext, Lane, Worker
 from ragworks.observability.metrics import Metrics
 
 pytestmark = pytest.mark.anyio

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ragworks.domain import DocumentStatus, NewChunk
+from ragworks.domain import DocumentStatus, JobResults, NewChunk
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.embed.base import Embedder
 from ragworks.engines.index.base import IndexEntry, SearchIndex
@@ -34,8 +34,7 @@ from ragworks.observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 Progress = Callable[[Sequence[str], float, str], None]
-Outcomes = dict[str, dict[str, object] | Exception]
-Finished = Callable[[Outcomes], None]
+Finished = Callable[[JobResults], None]
 _Result = TypeVar("_Result")
 
 
@@ -81,13 +80,13 @@ class IngestPipeline:
 
     def run(
         self, items: Sequence[IngestItem], progress: Progress, finished: Finished | None = None
-    ) -> Outcomes:
+    ) -> JobResults:
         """Process ``items``; returns per job id either a result dict or the exception that failed it.
 
         When the batch takes several groups, ``finished`` gets the outcomes decided so far after each
         group but the last, so their jobs can complete before the rest of the batch.
         """
-        outcome: Outcomes = self._mark_processing(items)
+        outcome: JobResults = self._mark_processing(items)
         reported: set[str] = set()
         group: list[_Work] = []
         chunks = 0
@@ -109,7 +108,7 @@ class IngestPipeline:
             self._embed_and_index(group, outcome, progress)
         return outcome
 
-    def _parse_and_chunk(self, item: IngestItem, outcome: Outcomes) -> _Work | None:
+    def _parse_and_chunk(self, item: IngestItem, outcome: JobResults) -> _Work | None:
         """The item's chunk drafts; None when it failed (one bad file must not sink the batch)."""
         try:
             parsed = self._parse(item)
@@ -119,13 +118,13 @@ class IngestPipeline:
             outcome[item.job_id] = exc
             return None
 
-    def _embed_and_index(self, group: list[_Work], outcome: Outcomes, progress: Progress) -> None:
+    def _embed_and_index(self, group: list[_Work], outcome: JobResults, progress: Progress) -> None:
         self._analyze_and_embed(group, progress)
         progress([w.item.job_id for w in group], 0.8, "index")
         with self.metrics.stage("index"):
             self._index(group, outcome)
 
-    def _mark_processing(self, items: Sequence[IngestItem]) -> Outcomes:
+    def _mark_processing(self, items: Sequence[IngestItem]) -> JobResults:
         """Mark every item's version processing at once; returns the items that could not be marked."""
         try:
             self.store.set_documents_status(
@@ -134,7 +133,7 @@ class IngestPipeline:
             return {}
         except Exception:
             log.warning("marking a batch processing failed; marking one by one", exc_info=True)
-        failed: Outcomes = {}
+        failed: JobResults = {}
         for item in items:
             try:
                 self.store.set_document_status(
@@ -189,7 +188,7 @@ class IngestPipeline:
                 )
                 position += 1
 
-    def _index(self, work: list[_Work], outcome: Outcomes) -> None:
+    def _index(self, work: list[_Work], outcome: JobResults) -> None:
         with self.index_lock:
             written: list[tuple[_Work, list[int]]] = []
             for w, stored in zip(work, self._store_chunks(work), strict=True):
@@ -215,7 +214,7 @@ class IngestPipeline:
             batch, self.chunk_store.replace_chunks_many, self.chunk_store.replace_chunks, "storing chunks"
         )
 
-    def _activate(self, written: list[tuple[_Work, list[int]]], outcome: Outcomes) -> int:
+    def _activate(self, written: list[tuple[_Work, list[int]]], outcome: JobResults) -> int:
         """Swap the new versions in, recording each job's outcome; returns how many index keys were removed."""
         removed = 0
         superseded: list[tuple[_Work, list[int]]] = []

@@ -23,10 +23,10 @@ import httpx
 
 from ragworks import __version__
 from ragworks.config import Settings
-from ragworks.domain import Job, JobKind, JobStatus
+from ragworks.domain import Job, JobKind, JobResults, JobStatus
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.errors import RagworksError
-from ragworks.jobs.worker import Handler, JobContext, JobResults
+from ragworks.jobs.worker import Handler, JobContext
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from ragworks.domain import Document, DocumentStatus, Job, JobKind, JobStatus
+from ragworks.domain import Document, DocumentStatus, Job, JobKind, JobResults, JobStatus
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.index.base import SearchIndex
 from ragworks.engines.queue.sql import SqlJobQueue
@@ -16,7 +16,7 @@ from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
 from ragworks.errors import NotFound
 from ragworks.ingest.pipeline import IngestItem, IngestPipeline
-from ragworks.jobs.worker import Handler, JobContext, JobResults
+from ragworks.jobs.worker import Handler, JobContext
 
 log = logging.getLogger(__name__)
 

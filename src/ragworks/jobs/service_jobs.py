@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ragworks.domain import Job, JobKind
-from ragworks.jobs.worker import Handler, JobContext, JobResults
+from ragworks.domain import Job, JobKind, JobResults
+from ragworks.jobs.worker import Handler, JobContext
 from ragworks.observability.logging import request_id_var
 from ragworks.services.runner import ServiceRunner
 

@@ -15,14 +15,13 @@ from dataclasses import dataclass
 import anyio
 
 from ragworks.config import JobSettings
-from ragworks.domain import Job, JobStatus
+from ragworks.domain import Job, JobResults, JobStatus
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.jobs.retry import backoff_delay, is_permanent
 from ragworks.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-JobResults = dict[str, dict[str, object] | Exception]
 Handler = Callable[[list[Job], "JobContext"], Awaitable[JobResults]]
 FinishedHook = Callable[[Job, JobStatus, Exception | None], Awaitable[None]]
 
