@@ -52,14 +52,14 @@ def raw_embedder(docs: list[dict[str, Any]]) -> tuple[float, float, int]:
     """Seconds and CPU seconds the product's embedder takes on exactly the texts the pipeline embeds,
     and their count."""
     from ragworks.config import Settings
-    from ragworks.container import Container
+    from ragworks.engines.embed.providers import build_embedder
     from ragworks.ingest.chunking import Chunker
     from ragworks.ingest.parsers import parse_document
     from ragworks.ingest.parsers.base import ParseLimits
 
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(data_dir=Path(scratch), log_json=False)
-        embedder = Container(settings).embedder  # built as the server builds it, from the same settings
+        embedder = build_embedder(settings.embed)  # built as the server builds it, from the same settings
         embedder.start()
         chunker = Chunker(
             embedder.count_tokens,

@@ -116,13 +116,13 @@ def paired(server: Server, data_dir: Path, slices: Slices, pairs: int) -> dict[s
     straight to ``Retriever.retrieve`` of a container opened here on a copy of the data dir (no HTTP, no
     workers), one right after the other, in alternating order, so both sides see the same load."""
     from ragworks.config import Settings
-    from ragworks.container import Container
+    from ragworks.roles.embedded import build_embedded
     from ragworks.services.retrieve_models import RetrieveInput
 
     with tempfile.TemporaryDirectory(dir=BENCH_DIR) as scratch:
         copy = Path(scratch) / "data"
         shutil.copytree(data_dir, copy, ignore=shutil.ignore_patterns(".lock"))
-        container = Container(Settings(data_dir=copy, log_json=False))
+        container = build_embedded(Settings(data_dir=copy, log_json=False))
         container.start_engines()  # no workers: nothing to ingest
         samples: dict[str, dict[str, list[float]]] = {}
         try:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ragworks.config import Settings
 from ragworks.container import Container
+from ragworks.roles.embedded import build_embedded
 from ragworks.services.retrieve_models import RetrieveInput
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "eval" / "scifact"
@@ -53,7 +54,7 @@ def _rss_mib() -> float:
 
 
 async def main(data_dir: Path, collection: str, clients: list[int], per_run: int) -> None:
-    container = Container(Settings(data_dir=data_dir, log_json=False))
+    container = build_embedded(Settings(data_dir=data_dir, log_json=False))
     await container.start(workers=False)
     try:
         texts = _queries(DATA / "queries.jsonl")

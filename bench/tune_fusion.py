@@ -14,16 +14,16 @@ import asyncio
 from pathlib import Path
 
 from ragworks.config import Settings
-from ragworks.container import Container
 from ragworks.evaluation.beir import load_dataset
 from ragworks.evaluation.runner import evaluate
+from ragworks.roles.embedded import build_embedded
 
 GRID = {"minmax": (0.3, 0.4, 0.5, 0.6, 0.7), "rrf": (0.4, 0.5, 0.6)}
 
 
 async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
     dataset = load_dataset(dataset_dir, split)
-    container = Container(Settings(data_dir=data_dir, log_json=False))
+    container = build_embedded(Settings(data_dir=data_dir, log_json=False))
     await container.start(workers=False)
     try:
         base = container.settings.search

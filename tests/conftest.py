@@ -7,9 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers.store import open_database
-from ragworks.engines.queue.sql import SqlJobQueue
-from ragworks.engines.store.sql import SqlDatabase
+# The contract suites live in the package; their asserts get pytest's explanations like the tests' own.
+pytest.register_assert_rewrite("ragworks.testing")
+
+from helpers.store import open_database  # noqa: E402 - after the rewrite hook
+from ragworks.engines.queue.sql import SqlJobQueue  # noqa: E402
+from ragworks.engines.store.sql import SqlDatabase  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"

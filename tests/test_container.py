@@ -12,6 +12,7 @@ from ragworks.container import Container
 from ragworks.domain import DocumentDraft, NewChunk
 from ragworks.engines.index.base import IndexEntry
 from ragworks.errors import Conflict
+from ragworks.roles.embedded import build_embedded
 
 
 def _served_document(container: Container) -> list[int]:
@@ -28,7 +29,7 @@ def _served_document(container: Container) -> list[int]:
 
 
 def test_reconcile_adds_what_the_index_lost_and_drops_strays(tmp_path: Path) -> None:
-    container = Container(Settings(data_dir=tmp_path))
+    container = build_embedded(Settings(data_dir=tmp_path))
     container.start_engines()
     try:
         keys = _served_document(container)
@@ -43,10 +44,10 @@ def test_reconcile_adds_what_the_index_lost_and_drops_strays(tmp_path: Path) -> 
 
 
 def test_a_second_process_cannot_open_the_same_data_dir(tmp_path: Path) -> None:
-    first = Container(Settings(data_dir=tmp_path))
+    first = build_embedded(Settings(data_dir=tmp_path))
     first.start_engines()
     try:
         with pytest.raises(Conflict):
-            Container(Settings(data_dir=tmp_path)).start_engines()
+            build_embedded(Settings(data_dir=tmp_path)).start_engines()
     finally:
         first.stop_engines()

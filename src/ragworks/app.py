@@ -16,6 +16,7 @@ from ragworks.api.schemas import ErrorResponse
 from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.observability.middleware import RequestContextMiddleware
+from ragworks.roles.embedded import build_embedded
 
 DESCRIPTION = """
 Upload documents (PDF, DOCX, HWP/HWPX, HTML, Markdown, text in any encoding, JSON), watch the jobs that
@@ -35,16 +36,22 @@ ERRORS = {
 
 
 def create_app(
-    settings: Settings | None = None, *, workers: bool = True, freeze_heap: bool = False
+    settings: Settings | None = None,
+    *,
+    container: Container | None = None,
+    workers: bool = True,
+    freeze_heap: bool = False,
 ) -> FastAPI:
-    """Build the app; engines start in the lifespan, not here.
+    """Build the app on ``container`` (default: the embedded role on ``settings``); engines start in
+    the lifespan, not here.
 
     With ``freeze_heap`` (what ``ragworks serve`` does) the objects alive once the engines have started
     are left out of the garbage collector's passes until shutdown: they live as long as the process, and
     a full pass over them (hundreds of thousands: torch, the model, every imported module) stalled
     every request in flight for up to 400 ms.
     """
-    container = Container(settings or Settings())
+    if container is None:
+        container = build_embedded(settings or Settings())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -73,7 +73,35 @@ class JobSettings(BaseModel):
     poll_interval_s: float = 1.0
 
 
+class StoreSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="Database of documents, chunks and jobs: unset = a SQLite file in the data dir (the "
+        "embedded profile); 'postgresql+psycopg://user:password@host/db' for the scaled profile.",
+    )
+    lock_timeout_s: float = Field(
+        30.0, gt=0, description="How long a write waits for a locked database before answering 503 busy."
+    )
+
+
+class QueueSettings(BaseModel):
+    provider: Literal["database"] = Field(
+        "database",
+        description="Where jobs live: 'database' keeps them as rows of the store's database, written in the "
+        "same transaction as the documents they refer to.",
+    )
+
+
+class IndexSettings(BaseModel):
+    provider: Literal["local"] = Field(
+        "local", description="Search index: 'local' = tantivy BM25 + usearch HNSW files in the data dir."
+    )
+
+
 class EmbedSettings(BaseModel):
+    provider: Literal["minilm"] = Field(
+        "minilm", description="Embedder: 'minilm' = the bundled all-MiniLM-L6-v2, in-process."
+    )
     batch_size: int = 64
     max_wait_ms: float = Field(5.0, description="How long a partial batch waits for more texts.")
     threads: int = Field(0, description="Torch threads; 0 keeps the library default (all cores).")
@@ -158,6 +186,9 @@ class Settings(BaseSettings):
     log_json: bool = True
     server: ServerSettings = ServerSettings()
     ingest: IngestSettings = IngestSettings()
+    store: StoreSettings = StoreSettings()
+    queue: QueueSettings = QueueSettings()
+    index: IndexSettings = IndexSettings()
     jobs: JobSettings = JobSettings()
     embed: EmbedSettings = EmbedSettings()
     search: SearchSettings = SearchSettings()
@@ -167,8 +198,8 @@ class Settings(BaseSettings):
 
     @property
     def database_url(self) -> str:
-        """SQLite file inside the data directory."""
-        return f"sqlite:///{(self.data_dir / 'ragworks.db').resolve()}"
+        """``store.url``, or the SQLite file inside the data directory."""
+        return self.store.url or f"sqlite:///{(self.data_dir / 'ragworks.db').resolve()}"
 
     @property
     def index_dir(self) -> Path:

@@ -1,4 +1,9 @@
-"""Wiring: builds every engine and service from the settings, starts and stops them in order."""
+"""The engines of one serving process, started and stopped in order.
+
+A ``Container`` is what the HTTP app runs on. It is built by a role's composition root
+(``ragworks.roles``): the embedded role owns its data dir and runs the job workers in-process; the api
+role of the scaled profile serves HTTP only, beside separate worker processes.
+"""
 
 from __future__ import annotations
 
@@ -6,114 +11,128 @@ import fcntl
 import itertools
 import logging
 import os
-import threading
 from dataclasses import dataclass, field
 from typing import IO
 
 import anyio
 
 from ragworks.config import Settings
-from ragworks.domain import Job, JobKind, JobStatus
-from ragworks.engines.blob.local import LocalBlobStore
-from ragworks.engines.embed.minilm import MiniLMEmbedder
-from ragworks.engines.index.local import LocalSearchIndex
-from ragworks.engines.llm.providers import build_llm
-from ragworks.engines.queue.sql import SqlJobQueue
-from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
-from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.engines.blob.base import BlobStore
+from ragworks.engines.embed.base import Embedder
+from ragworks.engines.index.base import SearchIndex
+from ragworks.engines.llm.base import LLM
+from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import Conflict
 from ragworks.ingest.analysis import Analyzer
-from ragworks.ingest.chunking import Chunker
-from ragworks.ingest.parsers.base import ParseLimits
 from ragworks.ingest.parsers.isolation import IsolatedParser
-from ragworks.ingest.pipeline import IngestPipeline
-from ragworks.jobs.callbacks import Callbacks, load_secret
-from ragworks.jobs.handlers import DocumentJobs
-from ragworks.jobs.service_jobs import ServiceJobs
-from ragworks.jobs.worker import Lane, Worker
+from ragworks.jobs.worker import Worker
 from ragworks.observability.metrics import IndexStats, Metrics
-from ragworks.services.registry import load_registry
+from ragworks.roles.parts import Core, Search, build_parser, build_worker
+from ragworks.services.registry import ServiceRegistry
 from ragworks.services.retrieve import Retriever
 from ragworks.services.runner import ServiceRunner
 
 log = logging.getLogger(__name__)
 
 
-def parse_limits(settings: Settings) -> ParseLimits:
-    """Parser safety limits from the settings."""
-    ingest = settings.ingest
-    return ParseLimits(
-        max_pages=ingest.max_pages,
-        max_uncompressed_bytes=ingest.max_uncompressed_bytes,
-        max_compression_ratio=ingest.max_compression_ratio,
-        timeout_s=ingest.parse_timeout_s,
-    )
-
-
 @dataclass
 class Container:
-    """Every long-lived object of one ragworks instance. Cheap to build; ``start()`` does the work."""
+    """Core and search parts, plus the in-process job workers when ``run_jobs``.
 
-    settings: Settings
-    metrics: Metrics = field(default_factory=Metrics)
-    index_lock: threading.Lock = field(default_factory=threading.Lock)
+    ``exclusive``: this process owns the whole store and index (the embedded profile). It locks the data
+    dir, repairs the index from the store at start-up and takes back every job left running at once;
+    processes that share a store instead wait for leases to expire.
+    """
+
+    core: Core
+    search: Search
+    run_jobs: bool
+    exclusive: bool
     ready: bool = False
+    parser: IsolatedParser | None = None
+    worker: Worker | None = None
+    _lock_file: IO[str] | None = field(default=None, repr=False)
 
-    def __post_init__(self) -> None:
-        s = self.settings
-        self.db = SqlDatabase(s.database_url)
-        self.store = SqlMetadataStore(self.db)
-        self.chunks = SqlChunkStore(self.db)
-        self.queue = SqlJobQueue(self.db)
-        self.blobs = LocalBlobStore(s.data_dir / "blobs")
-        self.embedder = MiniLMEmbedder(batch_size=s.embed.batch_size, threads=s.embed.threads)
-        self.index = LocalSearchIndex(s.index_dir, self.embedder.dimension)
-        self.analyzer = Analyzer()
-        self.parser = IsolatedParser(parse_limits(s), workers=s.ingest.parser_processes)
-        self.retriever = Retriever(
-            store=self.store,
-            chunk_store=self.chunks,
-            index=self.index,
-            analyzer=self.analyzer,
-            embedder=self.embedder,
-            settings=s.search,
-        )
-        self.llm = build_llm(s.llm)
-        self.registry = load_registry(s.services)
-        self.services = ServiceRunner(
-            registry=self.registry,
-            settings=s,
-            retriever=self.retriever,
-            llm=self.llm,
-            embedder=self.embedder,
-            analyzer=self.analyzer,
-            store=self.store,
-            chunks=self.chunks,
-            metrics=self.metrics,
-        )
-        self._lock_file: IO[str] | None = None
-        self.worker: Worker | None = None
+    # the parts routes, services and tools use ------------------------------------------------
+
+    @property
+    def settings(self) -> Settings:
+        return self.core.settings
+
+    @property
+    def metrics(self) -> Metrics:
+        return self.core.metrics
+
+    @property
+    def store(self) -> MetadataStore:
+        return self.core.stores.store
+
+    @property
+    def chunks(self) -> ChunkStore:
+        return self.core.stores.chunks
+
+    @property
+    def queue(self) -> JobQueue:
+        return self.core.stores.queue
+
+    @property
+    def jobs(self) -> JobAdmin:
+        return self.core.stores.jobs
+
+    @property
+    def blobs(self) -> BlobStore:
+        return self.core.blobs
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.search.embedder
+
+    @property
+    def index(self) -> SearchIndex:
+        return self.search.index
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self.search.analyzer
+
+    @property
+    def retriever(self) -> Retriever:
+        return self.search.retriever
+
+    @property
+    def llm(self) -> LLM:
+        return self.search.llm
+
+    @property
+    def registry(self) -> ServiceRegistry:
+        return self.search.registry
+
+    @property
+    def services(self) -> ServiceRunner:
+        return self.search.services
+
+    # lifecycle ---------------------------------------------------------------------------------
 
     def start_engines(self) -> None:
-        """Open the data dir (exclusively), the store, models and index; repair the index if needed."""
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_data_dir()
-        self.db.start()
-        self.embedder.start()
-        self.analyzer.start()
-        self.index.start()
-        self.llm.start()
-        self.reconcile_index()
-        self.metrics.set_job_counts_source(self.queue.counts)
+        """Open the store, models and index; when exclusive, lock the data dir and repair the index."""
+        if self.exclusive:
+            self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock_data_dir()
+        self.core.start()
+        self.search.start()
+        if self.exclusive:
+            self.reconcile_index()
         self.metrics.set_index_stats_source(self._index_stats)
 
     async def start(self, *, workers: bool = True) -> None:
-        """Start engines (in a thread) and the in-process job workers."""
+        """Start engines (in a thread) and, for roles that run jobs, the job workers."""
         await anyio.to_thread.run_sync(self.start_engines)
-        if workers:
+        if workers and self.run_jobs:
+            self.parser = build_parser(self.settings)
             await anyio.to_thread.run_sync(self.parser.start)
-            self.worker = self._build_worker()
-            await self.worker.start(reclaim_all=True)
+            self.worker = build_worker(self.core, self.search, self.parser)
+            await self.worker.start(reclaim_all=self.exclusive)
         self.ready = True
 
     async def stop(self) -> None:
@@ -125,97 +144,41 @@ class Container:
 
     def stop_engines(self) -> None:
         """Close engines in reverse order of start."""
-        self.parser.close()
-        self.llm.close()
-        with self.index_lock:
-            self.index.close()
-        self.db.close()
+        if self.parser is not None:
+            self.parser.close()
+        self.search.stop()
+        self.core.stop()
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
 
+    def notify_workers(self) -> None:
+        """Tell idle workers (of every process the queue reaches) that jobs were enqueued."""
+        self.queue.wake_up()
+
     def reconcile_index(self) -> None:
-        """Make the index hold exactly the chunks the store serves (after a crash or damage)."""
-        with self.index_lock:
+        """Make the index hold exactly the chunks the store serves (after a crash or damage).
+
+        Only an exclusive owner may do this: with other processes writing, a chunk indexed but not yet
+        activated would look like a stray.
+        """
+        index, chunks = self.index, self.chunks
+        with self.search.index_lock:
             for collection in self.store.list_collections():
-                served = self.chunks.served_keys(collection.name)
-                indexed = self.index.keys(collection.name)
+                served = chunks.served_keys(collection.name)
+                indexed = index.keys(collection.name)
                 missing, extra = served - indexed, indexed - served
                 if missing or extra:
                     log.info(
                         "repairing index from the store",
                         extra={"collection": collection.name, "missing": len(missing), "extra": len(extra)},
                     )
-                    self.index.remove(collection.name, sorted(extra))
-                    entries = self.chunks.index_entries(missing, self.embedder.dimension)
+                    index.remove(collection.name, sorted(extra))
+                    entries = chunks.index_entries(missing, self.embedder.dimension)
                     while batch := list(itertools.islice(entries, 5000)):  # bounded memory at any size
-                        self.index.add(collection.name, batch)
-                        self.index.commit()
-                    self.index.commit()
-
-    def notify_workers(self) -> None:
-        """Tell idle workers that jobs were enqueued."""
-        if self.worker is not None:
-            self.worker.notify()
-
-    def _build_worker(self) -> Worker:
-        pipeline = IngestPipeline(
-            store=self.store,
-            chunk_store=self.chunks,
-            index=self.index,
-            index_lock=self.index_lock,
-            blobs=self.blobs,
-            parser=self.parser,
-            chunker=Chunker(
-                self.embedder.count_tokens,
-                max_tokens=self.settings.ingest.chunk_tokens,
-                overlap_tokens=self.settings.ingest.chunk_overlap_tokens,
-            ),
-            keyword_chunker=Chunker(
-                self.embedder.count_tokens,
-                max_tokens=self.settings.ingest.keyword_chunk_tokens,
-                overlap_tokens=self.settings.ingest.chunk_overlap_tokens,
-            ),
-            analyzer=self.analyzer,
-            embedder=self.embedder,
-            limits=parse_limits(self.settings),
-            metrics=self.metrics,
-            group_chunks=self.settings.ingest.group_chunks,
-        )
-        documents = DocumentJobs(
-            store=self.store,
-            chunk_store=self.chunks,
-            queue=self.queue,
-            index=self.index,
-            index_lock=self.index_lock,
-            blobs=self.blobs,
-            pipeline=pipeline,
-        )
-        callbacks = Callbacks(
-            queue=self.queue,
-            secret=load_secret(self.settings),
-            timeout_s=self.settings.callbacks.timeout_s,
-            max_attempts=self.settings.callbacks.max_attempts,
-            on_enqueued=self.notify_workers,
-        )
-        handlers = {
-            **documents.handlers(),
-            **ServiceJobs(self.services).handlers(),
-            **callbacks.handlers(),
-        }
-
-        async def on_finished(job: Job, status: JobStatus, error: Exception | None) -> None:
-            await documents.on_finished(job, status, error)
-            await callbacks.on_finished(job, status, error)
-
-        jobs = self.settings.jobs
-        lanes = [
-            Lane(f"ingest-{n}", (JobKind.INGEST,), batch=jobs.ingest_batch) for n in range(jobs.ingest_lanes)
-        ]
-        lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
-        lanes += [Lane(f"services-{n}", (JobKind.SERVICE_RUN,)) for n in range(self.settings.services.lanes)]
-        lanes.append(Lane("callbacks", (JobKind.CALLBACK,), batch=8))
-        return Worker(self.queue, handlers, lanes, self.settings.jobs, self.metrics, on_finished)
+                        index.add(collection.name, batch)
+                        index.commit()
+                    index.commit()
 
     def _index_stats(self) -> IndexStats:
         counts = {c.name: self.index.count(c.name) for c in self.store.list_collections()}

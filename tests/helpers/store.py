@@ -1,20 +1,39 @@
-"""Builders for metadata-store, chunk-store and queue tests on a real SQLite file."""
+"""The SQLite adapters under the contract suites: a real SQLite file in the test's tmp_path.
+
+The builders (drafts, chunks, vectors) live in ``ragworks.testing.builders``, shared with the suites;
+they are re-exported here for the other tests.
+"""
 
 from __future__ import annotations
 
-import hashlib
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
-import numpy as np
+import pytest
+from sqlalchemy import update
 
-from ragworks.domain import DocumentDraft, NewChunk
+from ragworks.engines.queue.base import JobQueue
+from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.store.schema import documents
 from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.testing.builders import DIMENSION, accept, draft, new_chunks, ready_document, vector
+from ragworks.testing.queue_contract import QueueOpener
+from ragworks.testing.store_contract import SetUpdatedAt
 
-DIMENSION = 4
+__all__ = [
+    "DIMENSION",
+    "SqliteStores",
+    "accept",
+    "draft",
+    "new_chunks",
+    "open_database",
+    "open_sql_queue",
+    "ready_document",
+    "vector",
+]
 
 
 @contextmanager
@@ -28,61 +47,55 @@ def open_database(folder: Path) -> Iterator[SqlDatabase]:
         db.close()
 
 
-def draft(
-    collection: str,
-    document_id: str,
-    content: str = "some text",
-    metadata: dict[str, Any] | None = None,
-    title: str | None = None,
-) -> DocumentDraft:
-    """A document draft whose hash is derived from ``content``."""
-    return DocumentDraft(
-        collection=collection,
-        id=document_id,
-        title=title,
-        metadata=metadata or {},
-        content_hash=hashlib.sha256(content.encode()).hexdigest(),
-        source=None,
-        mime="text/plain",
-        size_bytes=len(content),
-    )
+@contextmanager
+def open_sql_queue(url: str) -> Iterator[JobQueue]:
+    """A job queue on the database at ``url`` (opened in another process by the concurrency suite)."""
+    db = SqlDatabase(url)
+    db.start()
+    queue = SqlJobQueue(db)
+    try:
+        yield queue
+    finally:
+        queue.close()
+        db.close()
 
 
-def vector(*values: float) -> bytes:
-    """float32 little-endian bytes of ``values``, padded with zeros to DIMENSION."""
-    padded = list(values) + [0.0] * (DIMENSION - len(values))
-    return np.asarray(padded, dtype="<f4").tobytes()
+class SqliteStores:
+    """The fixtures the contract suites need, all on one migrated SQLite file in the test's tmp_path."""
 
+    @pytest.fixture
+    def db(self, tmp_path: Path) -> Iterator[SqlDatabase]:
+        with open_database(tmp_path) as database:
+            yield database
 
-def new_chunks(count: int, prefix: str = "chunk") -> list[NewChunk]:
-    """``count`` small chunks with tokens and a distinct vector each."""
-    return [
-        NewChunk(
-            ordinal=i,
-            text=f"{prefix} {i}",
-            start=i * 10,
-            end=i * 10 + 9,
-            page=None,
-            heading=None,
-            language="en",
-            tokens=[prefix, str(i)],
-            vector=vector(float(i), 1.0),
-        )
-        for i in range(count)
-    ]
+    @pytest.fixture
+    def store(self, db: SqlDatabase) -> SqlMetadataStore:
+        return SqlMetadataStore(db)
 
+    @pytest.fixture
+    def chunk_store(self, db: SqlDatabase) -> SqlChunkStore:
+        return SqlChunkStore(db)
 
-def ready_document(
-    store: SqlMetadataStore,
-    chunk_store: SqlChunkStore,
-    collection: str,
-    document_id: str,
-    metadata: dict[str, Any] | None = None,
-    chunk_count: int = 2,
-) -> list[int]:
-    """Accept a document and make its first version searchable; returns its chunk keys."""
-    accepted = store.accept_document(draft(collection, document_id, metadata=metadata), {}, 4)
-    version = accepted.document.version
-    _, keys = chunk_store.replace_chunks(collection, document_id, version, new_chunks(chunk_count))
-    chunk_store.activate_version(collection, document_id, version, chunk_count)
-    return keys
+    @pytest.fixture
+    def queue(self, db: SqlDatabase) -> SqlJobQueue:
+        return SqlJobQueue(db)
+
+    @pytest.fixture
+    def admin(self, queue: SqlJobQueue) -> SqlJobQueue:
+        return queue
+
+    @pytest.fixture
+    def open_queue(self, db: SqlDatabase) -> QueueOpener:
+        return functools.partial(open_sql_queue, db.url)
+
+    @pytest.fixture
+    def set_updated_at(self, db: SqlDatabase) -> SetUpdatedAt:
+        def set_all(collection: str, updated_at: float) -> None:
+            with db.writer.begin() as conn:
+                conn.execute(
+                    update(documents)
+                    .where(documents.c.collection == collection)
+                    .values(updated_at=updated_at)
+                )
+
+        return set_all

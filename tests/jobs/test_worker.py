@@ -41,7 +41,7 @@ async def running(
             finished.append((job.id, status, error))
 
     worker = Worker(
-        queue, {KIND: handler}, [Lane("test", (KIND,), batch)], settings, metrics or Metrics(), on_finished
+        queue, queue, {KIND: handler}, [Lane("test", (KIND,), batch)], settings, metrics or Metrics(), on_finished
     )
     await worker.start(reclaim_all=reclaim_all)
     try:
@@ -228,6 +228,7 @@ async def test_failing_finished_hook_does_not_stop_the_lane(queue: SqlJobQueue) 
         raise RuntimeError("hook broke")
 
     worker = Worker(
+        queue,
         queue,
         {KIND: handler_of(lambda _job: {"ok": True})},
         [Lane("test", (KIND,))],

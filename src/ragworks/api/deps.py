@@ -48,7 +48,7 @@ async def get_collections(container: ContainerDep) -> CollectionService:
 
 async def get_jobs(container: ContainerDep) -> JobService:
     """Job use-cases."""
-    return JobService(queue=container.queue, on_enqueued=container.notify_workers)
+    return JobService(admin=container.jobs, on_enqueued=container.notify_workers)
 
 
 async def get_runner(container: ContainerDep) -> ServiceRunner:
@@ -61,7 +61,6 @@ async def get_background(container: ContainerDep) -> BackgroundCalls:
     return BackgroundCalls(
         queue=container.queue,
         max_attempts=container.settings.services.max_attempts,
-        on_enqueued=container.notify_workers,
     )
 
 

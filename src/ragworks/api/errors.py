@@ -9,7 +9,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ragworks.engines.store.engine import is_lock_timeout
 from ragworks.errors import Busy, RagworksError
 
 log = logging.getLogger(__name__)
@@ -22,7 +21,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RagworksError)
     async def ragworks_error(_request: Request, exc: RagworksError) -> JSONResponse:
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        headers = {"Retry-After": "1"} if isinstance(exc, Busy) else None
+        if isinstance(exc, Busy):
+            log.warning("store busy", extra={"error": exc.message})
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -41,10 +43,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
-        if is_lock_timeout(exc):  # overload, not a bug: the transaction rolled back, the client may retry
-            busy = Busy("the store is busy with other writes; nothing was changed, retry shortly")
-            log.warning("store lock timeout", extra={"error": str(exc)})
-            return JSONResponse(busy.to_dict(), status_code=busy.status_code, headers={"Retry-After": "1"})
         log.exception("unhandled error", exc_info=exc)
         body = {
             "error": {"code": "internal_error", "message": "an unexpected error occurred; see the server log"}

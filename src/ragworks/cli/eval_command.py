@@ -55,14 +55,14 @@ async def _evaluate(
     dataset_dir: Path, modes: list[str], split: str, data_dir: Path
 ) -> dict[str, dict[str, float]]:
     from ragworks.config import Settings
-    from ragworks.container import Container
     from ragworks.errors import NotFound
     from ragworks.evaluation.beir import load_dataset
     from ragworks.evaluation.runner import evaluate, ingest_corpus
+    from ragworks.roles.embedded import build_embedded
 
     dataset = load_dataset(dataset_dir, split)
     settings = Settings(data_dir=data_dir, log_json=False)
-    container = Container(settings)
+    container = build_embedded(settings)
     collection = "eval"
     await container.start(workers=True)
     try:

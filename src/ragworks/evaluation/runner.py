@@ -37,7 +37,7 @@ async def ingest_corpus(container: Container, collection: str, root: Path, progr
         await intake.accept_texts(collection, texts)
         total += len(batch)
     while True:
-        counts = await anyio.to_thread.run_sync(container.queue.counts)
+        counts = await anyio.to_thread.run_sync(container.jobs.counts)
         waiting = sum(
             n for (kind, status), n in counts.items() if kind == JobKind.INGEST and status in _WAITING
         )

@@ -21,8 +21,7 @@ from ragworks.domain import DocumentStatus, JobResults, NewChunk
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.embed.base import Embedder
 from ragworks.engines.index.base import IndexEntry, SearchIndex
-from ragworks.engines.store.sql import SqlMetadataStore
-from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.ingest.analysis import Analyzer
 from ragworks.ingest.chunking import Chunker
 from ragworks.ingest.parsers import parse_document
@@ -64,8 +63,8 @@ class _Work:
 class IngestPipeline:
     """Turns accepted documents into searchable chunks."""
 
-    store: SqlMetadataStore
-    chunk_store: SqlChunkStore
+    store: MetadataStore
+    chunk_store: ChunkStore
     index: SearchIndex
     index_lock: threading.Lock
     blobs: BlobStore

@@ -13,7 +13,6 @@ import hmac
 import json
 import logging
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ import httpx
 from ragworks import __version__
 from ragworks.config import Settings
 from ragworks.domain import Job, JobKind, JobResults, JobStatus
-from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.queue.base import JobAdmin, JobQueue
 from ragworks.errors import RagworksError
 from ragworks.jobs.worker import Handler, JobContext
 
@@ -86,11 +85,11 @@ def outcome_body(job: Job) -> dict[str, Any]:
 class Callbacks:
     """Enqueues deliveries when jobs end, and delivers them."""
 
-    queue: SqlJobQueue
+    queue: JobQueue
+    admin: JobAdmin
     secret: bytes
     timeout_s: float
     max_attempts: int
-    on_enqueued: Callable[[], None]
 
     def handlers(self) -> dict[str, Handler]:
         """The registry entries this class provides."""
@@ -102,13 +101,12 @@ class Callbacks:
             return
         if status not in (JobStatus.SUCCEEDED, JobStatus.DEAD):
             return
-        stored = await anyio.to_thread.run_sync(self.queue.get, job.id)
+        stored = await anyio.to_thread.run_sync(self.admin.get, job.id)
         body = json.dumps(outcome_body(stored), ensure_ascii=False, separators=(",", ":"))
         payload = {"url": job.callback_url, "body": body, "for_job": job.id}
         await anyio.to_thread.run_sync(
             lambda: self.queue.enqueue(JobKind.CALLBACK, payload, max_attempts=self.max_attempts)
         )
-        self.on_enqueued()
 
     async def deliver(self, jobs: list[Job], _ctx: JobContext) -> JobResults:
         """POST each delivery (concurrently); a failure is retried by the worker with backoff."""

@@ -11,9 +11,8 @@ import anyio
 from ragworks.domain import Document, DocumentStatus, Job, JobKind, JobResults, JobStatus
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.index.base import SearchIndex
-from ragworks.engines.queue.sql import SqlJobQueue
-from ragworks.engines.store.sql import SqlMetadataStore
-from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.engines.queue.base import JobQueue
+from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import NotFound
 from ragworks.ingest.pipeline import IngestItem, IngestPipeline
 from ragworks.jobs.worker import Handler, JobContext
@@ -25,9 +24,9 @@ log = logging.getLogger(__name__)
 class DocumentJobs:
     """Handlers for ``document.ingest`` and ``document.delete`` jobs."""
 
-    store: SqlMetadataStore
-    chunk_store: SqlChunkStore
-    queue: SqlJobQueue
+    store: MetadataStore
+    chunk_store: ChunkStore
+    queue: JobQueue
     index: SearchIndex
     index_lock: threading.Lock
     blobs: BlobStore

@@ -16,7 +16,7 @@ import anyio
 
 from ragworks.config import JobSettings
 from ragworks.domain import Job, JobResults, JobStatus
-from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.queue.base import JobAdmin, JobQueue
 from ragworks.jobs.retry import backoff_delay, is_permanent
 from ragworks.observability.metrics import Metrics
 
@@ -40,7 +40,7 @@ class JobContext:
     """What a handler may use while it runs: progress reporting for the jobs it holds, and recording
     the outcomes of jobs whose work is done before the rest of the batch."""
 
-    queue: SqlJobQueue
+    queue: JobQueue
     owner: str
     on_finished_early: Callable[[JobResults], None] | None = None
 
@@ -64,7 +64,8 @@ class Worker:
 
     def __init__(
         self,
-        queue: SqlJobQueue,
+        queue: JobQueue,
+        admin: JobAdmin,
         handlers: dict[str, Handler],
         lanes: Sequence[Lane],
         settings: JobSettings,
@@ -72,15 +73,18 @@ class Worker:
         on_finished: FinishedHook | None = None,
     ) -> None:
         self.queue = queue
+        self.admin = admin
         self.handlers = handlers
         self.lanes = lanes
         self.settings = settings
         self.metrics = metrics
         self.on_finished = on_finished
-        self.owner = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        # at most 50 characters: the store keeps 64 (hostnames may have up to 253)
+        self.owner = f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = {lane.name: asyncio.Event() for lane in lanes}
         self._tasks: list[asyncio.Task[None]] = []
         self._finishing: set[asyncio.Future[None]] = set()
+        self._stop_wake_ups: Callable[[], None] | None = None
 
     async def start(self, *, reclaim_all: bool) -> None:
         """Start the lanes; with ``reclaim_all`` (one process owns the data dir) jobs left running by a
@@ -89,10 +93,20 @@ class Worker:
             released = await anyio.to_thread.run_sync(self.queue.release, "")
             if released:
                 log.info("re-queued jobs left running by a previous process", extra={"jobs": released})
+        loop = asyncio.get_running_loop()
+
+        def wake_up() -> None:  # the queue calls it from any thread
+            with contextlib.suppress(RuntimeError):  # the loop has closed
+                loop.call_soon_threadsafe(self.notify)
+
+        self._stop_wake_ups = self.queue.on_wake_up(wake_up)
         self._tasks = [asyncio.create_task(self._run_lane(lane), name=lane.name) for lane in self.lanes]
 
     async def stop(self) -> None:
         """Stop leasing; jobs in flight keep their lease and are resumed by the next start."""
+        if self._stop_wake_ups is not None:
+            self._stop_wake_ups()
+            self._stop_wake_ups = None
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -198,7 +212,7 @@ class Worker:
             status = (
                 JobStatus.SUCCEEDED
                 if job.id in completed
-                else (await anyio.to_thread.run_sync(self.queue.get, job.id)).status
+                else (await anyio.to_thread.run_sync(self.admin.get, job.id)).status
             )
         else:
             retry_at = None

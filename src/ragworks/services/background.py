@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +9,7 @@ import anyio
 from pydantic import BaseModel
 
 from ragworks.domain import JobKind
-from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.queue.base import JobQueue
 from ragworks.services.base import Service
 
 
@@ -18,9 +17,8 @@ from ragworks.services.base import Service
 class BackgroundCalls:
     """Enqueues service calls; a worker lane runs them (see ``jobs/service_jobs.py``)."""
 
-    queue: SqlJobQueue
+    queue: JobQueue
     max_attempts: int
-    on_enqueued: Callable[[], None]
 
     async def submit(
         self,
@@ -32,7 +30,8 @@ class BackgroundCalls:
     ) -> str:
         """Enqueue one call; returns the job id. The input is stored already validated."""
         payload = {"service": service.name, "input": data.model_dump(mode="json"), "request_id": request_id}
-        job_id = await anyio.to_thread.run_sync(
+        # enqueue announces the job to the workers itself
+        return await anyio.to_thread.run_sync(
             lambda: self.queue.enqueue(
                 JobKind.SERVICE_RUN,
                 payload,
@@ -40,5 +39,3 @@ class BackgroundCalls:
                 callback_url=callback_url,
             )
         )
-        self.on_enqueued()
-        return job_id

@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from ragworks.config import Settings
     from ragworks.engines.embed.base import Embedder
     from ragworks.engines.llm.base import LLM
-    from ragworks.engines.store.sql import SqlMetadataStore
-    from ragworks.engines.store.sql_chunks import SqlChunkStore
+    from ragworks.engines.store.base import ChunkStore, MetadataStore
     from ragworks.ingest.analysis import Analyzer
     from ragworks.services.retrieve import Retriever
 
@@ -79,8 +78,8 @@ class ServiceContext:
     llm: LLM
     embedder: Embedder
     analyzer: Analyzer
-    store: SqlMetadataStore
-    chunks: SqlChunkStore
+    store: MetadataStore
+    chunks: ChunkStore
     invoke: ServiceCall
     lookup: Callable[[str], Service[Any, Any]]
     request_id: str | None = None

@@ -48,6 +48,6 @@ class CollectionService:
         await anyio.to_thread.run_sync(self._delete, name)
 
     def _delete(self, name: str) -> None:
-        with self.container.index_lock:
+        with self.container.search.index_lock:
             self.container.store.delete_collection(name)
             self.container.index.drop_collection(name)

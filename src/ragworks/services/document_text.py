@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from ragworks.domain import Document, DocumentStatus
-from ragworks.engines.store.schema import chunks
-from ragworks.engines.store.sql import SqlMetadataStore
-from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import Conflict
 
 
@@ -23,7 +19,7 @@ class DocumentText:
 
 
 def read_document_text(
-    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str, document_id: str
+    store: MetadataStore, chunk_store: ChunkStore, collection: str, document_id: str
 ) -> DocumentText:
     """The text of the version searches see (blocking).
 
@@ -39,18 +35,8 @@ def read_document_text(
             f"document '{document_id}' is not indexed yet (status: {document.status})",
             details={"status": str(document.status)},
         )
-    query = (
-        select(chunks.c.text, chunks.c.start, chunks.c.end)
-        .where(
-            chunks.c.collection == collection,
-            chunks.c.document_id == document_id,
-            chunks.c.version == document.active_version,
-        )
-        .order_by(chunks.c.ordinal)
-    )
-    with chunk_store.db.reader.connect() as conn:
-        rows = conn.execute(query).all()
-    return DocumentText(document, join_chunks([(r.text, r.start, r.end) for r in rows]), len(rows))
+    spans = chunk_store.version_spans(collection, document_id, document.active_version)
+    return DocumentText(document, join_chunks(spans), len(spans))
 
 
 def join_chunks(spans: list[tuple[str, int, int]]) -> str:

@@ -8,19 +8,19 @@ from dataclasses import dataclass
 import anyio
 
 from ragworks.domain import Job
-from ragworks.engines.queue.sql import SqlJobQueue
+from ragworks.engines.queue.base import JobAdmin
 
 
 @dataclass(slots=True)
 class JobService:
     """What clients may do with jobs."""
 
-    queue: SqlJobQueue
+    admin: JobAdmin
     on_enqueued: Callable[[], None]
 
     async def get(self, job_id: str) -> Job:
         """One job; NotFound when missing."""
-        return await anyio.to_thread.run_sync(self.queue.get, job_id)
+        return await anyio.to_thread.run_sync(self.admin.get, job_id)
 
     async def list(
         self,
@@ -33,17 +33,17 @@ class JobService:
     ) -> list[Job]:
         """Jobs newest first (``status="dead"`` is the dead-letter list)."""
         return await anyio.to_thread.run_sync(
-            lambda: self.queue.list(
+            lambda: self.admin.list(
                 status=status, kind=kind, collection=collection, limit=limit, before=before
             )
         )
 
     async def retry(self, job_id: str) -> Job:
         """Replay a dead, failed or cancelled job now."""
-        job = await anyio.to_thread.run_sync(self.queue.retry, job_id)
+        job = await anyio.to_thread.run_sync(self.admin.retry, job_id)
         self.on_enqueued()
         return job
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job that has not finished."""
-        return await anyio.to_thread.run_sync(self.queue.cancel, job_id)
+        return await anyio.to_thread.run_sync(self.admin.cancel, job_id)

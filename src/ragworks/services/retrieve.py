@@ -14,8 +14,7 @@ from ragworks.config import SearchSettings
 from ragworks.domain import ChunkRecord, Document, FieldFilter
 from ragworks.engines.embed.base import Embedder, submit_query
 from ragworks.engines.index.base import Hit, SearchIndex, Vector
-from ragworks.engines.store.sql import SqlMetadataStore
-from ragworks.engines.store.sql_chunks import SqlChunkStore
+from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import NotFound
 from ragworks.ingest.analysis import Analyzer
 from ragworks.services.fusion import minmax_fusion, rrf_fusion
@@ -46,8 +45,8 @@ class Retriever:
     ``engines/embed``) while this thread analyses the query and runs the keyword leg.
     """
 
-    store: SqlMetadataStore
-    chunk_store: SqlChunkStore
+    store: MetadataStore
+    chunk_store: ChunkStore
     index: SearchIndex
     analyzer: Analyzer
     embedder: Embedder

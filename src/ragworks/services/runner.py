@@ -17,8 +17,7 @@ if TYPE_CHECKING:
     from ragworks.config import Settings
     from ragworks.engines.embed.base import Embedder
     from ragworks.engines.llm.base import LLM
-    from ragworks.engines.store.sql import SqlMetadataStore
-    from ragworks.engines.store.sql_chunks import SqlChunkStore
+    from ragworks.engines.store.base import ChunkStore, MetadataStore
     from ragworks.ingest.analysis import Analyzer
     from ragworks.observability.metrics import Metrics
     from ragworks.services.retrieve import Retriever
@@ -36,8 +35,8 @@ class ServiceRunner:
     llm: LLM
     embedder: Embedder
     analyzer: Analyzer
-    store: SqlMetadataStore
-    chunks: SqlChunkStore
+    store: MetadataStore
+    chunks: ChunkStore
     metrics: Metrics
 
     def context(self, request_id: str | None) -> ServiceContext:

@@ -1,28 +1,20 @@
-"""SqlChunkStore.lookup on its fast SQLite path: the same records as the rows mapped by name."""
+"""SqlChunkStore.lookup and missing_collection: the contract suites, and the SQLite fast path checked
+against the rows mapped by name and against the portable SQLAlchemy path."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-import pytest
 from sqlalchemy import select
 
-from helpers.store import draft, new_chunks, ready_document
+from helpers.store import SqliteStores, ready_document
 from ragworks.domain import ChunkRecord, Document
 from ragworks.engines.store.rows import chunk_from_row, document_from_row
 from ragworks.engines.store.schema import chunks, documents
 from ragworks.engines.store.sql import SqlMetadataStore
 from ragworks.engines.store.sql_chunks import SqlChunkStore
-
-METADATA: dict[str, Any] = {
-    "team": "billing",
-    "year": 2024,
-    "score": 0.5,
-    "flag": True,
-    "none": None,
-    "tags": ["a", "ü", "지사"],
-    "nested": {"deep": [1, {"x": "y"}]},
-}
+from ragworks.testing.chunk_contract import LookupTest, MissingCollectionTest
 
 
 def reference(chunk_store: SqlChunkStore, keys: list[int]) -> dict[int, tuple[ChunkRecord, Document]]:
@@ -41,79 +33,47 @@ def reference(chunk_store: SqlChunkStore, keys: list[int]) -> dict[int, tuple[Ch
         return {row.key: (chunk_from_row(row), document_from_row(row)) for row in conn.execute(query)}
 
 
-@pytest.fixture
-def keys(store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str) -> list[int]:
-    """Chunks of served documents with varied metadata, plus chunks searches must not see."""
-    served = ready_document(store, chunk_store, collection, "rich", metadata=METADATA, chunk_count=3)
-    served += ready_document(store, chunk_store, collection, "plain", chunk_count=2)
-    store.accept_document(draft(collection, "titled", title="Ünïcode title"), {}, 4)
-    _, titled = chunk_store.replace_chunks(collection, "titled", 1, new_chunks(2, prefix="t"))
-    chunk_store.activate_version(collection, "titled", 1, 2)
-    store.accept_document(draft(collection, "pending"), {}, 4)  # never activated
-    _, pending = chunk_store.replace_chunks(collection, "pending", 1, new_chunks(2))
-    gone = ready_document(store, chunk_store, collection, "gone")
-    store.request_delete(collection, "gone", 4)
-    return served + titled + pending + gone + [999_999]
-
-
-def test_lookup_gives_the_records_mapped_by_name(chunk_store: SqlChunkStore, keys: list[int]) -> None:
-    found = chunk_store.lookup(keys)
-
-    assert found == reference(chunk_store, keys)
-    assert len(found) == 7  # pending, deleted and unknown keys are not served
-    assert found[keys[0]][1].metadata == METADATA
-
-
-def test_the_portable_path_gives_the_same_records(chunk_store: SqlChunkStore, keys: list[int]) -> None:
-    fast = chunk_store.lookup(keys)
+@contextmanager
+def portable_path(chunk_store: SqlChunkStore) -> Iterator[None]:
+    """Make the store take the path of any other database (through SQLAlchemy) for a while."""
     dialect = chunk_store.db.reader.dialect
-    original = dialect.name
-    dialect.name = "portable"  # any other database goes through SQLAlchemy
+    original, dialect.name = dialect.name, "portable"
     try:
-        assert chunk_store.lookup(keys) == fast
+        yield
     finally:
         dialect.name = original
 
 
-def test_more_keys_than_one_statement_takes(
-    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
-) -> None:
-    many = ready_document(store, chunk_store, collection, "big", chunk_count=1200)
-    asked = many + [10**9 + i for i in range(300)]  # unknown keys in the same batches
+class TestSqlChunkLookup(SqliteStores, LookupTest, MissingCollectionTest):
+    """Lookups on a real SQLite file; ``mixed_keys`` comes from ``LookupTest``."""
 
-    found = chunk_store.lookup(asked)
+    def test_lookup_gives_the_records_mapped_by_name(
+        self, chunk_store: SqlChunkStore, mixed_keys: list[int]
+    ) -> None:
+        assert chunk_store.lookup(mixed_keys) == reference(chunk_store, mixed_keys)
 
-    assert set(found) == set(many)
-    assert found == reference(chunk_store, many)
+    def test_the_portable_path_gives_the_same_records(
+        self, chunk_store: SqlChunkStore, mixed_keys: list[int]
+    ) -> None:
+        fast = chunk_store.lookup(mixed_keys)
 
+        with portable_path(chunk_store):
+            assert chunk_store.lookup(mixed_keys) == fast
 
-def test_metadata_changes_show_at_once(
-    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
-) -> None:
-    [key] = ready_document(store, chunk_store, collection, "a", metadata={"v": 1}, chunk_count=1)
-    assert chunk_store.lookup([key])[key][1].metadata == {"v": 1}
+    def test_more_keys_than_one_statement_takes(
+        self, store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+    ) -> None:
+        many = ready_document(store, chunk_store, collection, "big", chunk_count=1200)
 
-    outcome = store.accept_document(draft(collection, "a", metadata={"v": 2}), {}, 4).outcome
+        assert chunk_store.lookup(many + [10**9 + i for i in range(300)]) == reference(chunk_store, many)
 
-    assert outcome == "metadata_updated"
-    assert chunk_store.lookup([key])[key][1].metadata == {"v": 2}
+    def test_missing_collection_on_the_portable_path(
+        self, store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str
+    ) -> None:
+        store.create_collection("other", "en", "")
 
-
-def test_no_keys_no_query(chunk_store: SqlChunkStore) -> None:
-    assert chunk_store.lookup([]) == {}
-
-
-@pytest.mark.parametrize("dialect_name", ["sqlite", "portable"])
-def test_missing_collection_names_the_first_unknown_one(
-    store: SqlMetadataStore, chunk_store: SqlChunkStore, collection: str, dialect_name: str
-) -> None:
-    store.create_collection("other", "en", "")
-    dialect = chunk_store.db.reader.dialect
-    original, dialect.name = dialect.name, dialect_name
-    try:
-        assert chunk_store.missing_collection([collection, "other", collection]) is None
-        assert chunk_store.missing_collection(["nope", collection, "nada"]) == "nope"
-        assert chunk_store.missing_collection([collection, "nada", "nope"]) == "nada"
-        assert chunk_store.missing_collection([]) is None
-    finally:
-        dialect.name = original
+        with portable_path(chunk_store):
+            assert chunk_store.missing_collection([collection, "other", collection]) is None
+            assert chunk_store.missing_collection(["nope", collection, "nada"]) == "nope"
+            assert chunk_store.missing_collection([collection, "nada", "nope"]) == "nada"
+            assert chunk_store.missing_collection([]) is None

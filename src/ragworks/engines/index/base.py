@@ -1,4 +1,9 @@
-"""The SearchIndex port: a keyword (BM25) leg and a vector leg, namespaced by collection."""
+"""The search ports: a keyword (BM25) leg and a vector leg, namespaced by collection.
+
+Searching is two ports, ``KeywordSearch`` and ``VectorSearch``, so a retriever can take its legs from
+different engines; ``SearchIndex`` is an engine that holds both legs and is written through one API
+(the embedded tantivy + usearch index, PostgreSQL with pgvector).
+"""
 
 from __future__ import annotations
 
@@ -32,7 +37,37 @@ class Hit:
     score: float
 
 
-class SearchIndex(Protocol):
+class KeywordSearch(Protocol):
+    """The keyword leg: BM25 over analyzer tokens."""
+
+    def keyword_search(
+        self,
+        collection: str,
+        tokens: Sequence[str],
+        limit: int,
+        allowed: AbstractSet[int] | None = None,
+    ) -> list[Hit]:
+        """BM25 over analyzer tokens, best first; ``allowed`` restricts results to those keys.
+
+        Returns an empty list for an unknown collection or no tokens.
+        """
+
+
+class VectorSearch(Protocol):
+    """The vector leg: nearest neighbours by cosine similarity."""
+
+    def vector_search(
+        self,
+        collection: str,
+        vector: Vector,
+        limit: int,
+        allowed: AbstractSet[int] | None = None,
+    ) -> list[Hit]:
+        """Nearest chunks by cosine similarity (score in [-1, 1]), best first; ``allowed`` restricts
+        results to those keys (exactly, not approximately)."""
+
+
+class SearchIndex(KeywordSearch, VectorSearch, Protocol):
     """Hybrid index of chunks, one namespace per collection.
 
     All methods are synchronous and may block: callers run them off the event loop. Adding an
@@ -58,28 +93,6 @@ class SearchIndex(Protocol):
     def commit(self) -> None:
         """Make staged adds and removals visible to searches and durable enough to survive a restart
         (the keyword leg is durable; the vector leg may be rebuilt from the store on start)."""
-
-    def keyword_search(
-        self,
-        collection: str,
-        tokens: Sequence[str],
-        limit: int,
-        allowed: AbstractSet[int] | None = None,
-    ) -> list[Hit]:
-        """BM25 over analyzer tokens, best first; ``allowed`` restricts results to those keys.
-
-        Returns an empty list for an unknown collection or no tokens.
-        """
-
-    def vector_search(
-        self,
-        collection: str,
-        vector: Vector,
-        limit: int,
-        allowed: AbstractSet[int] | None = None,
-    ) -> list[Hit]:
-        """Nearest chunks by cosine similarity (score in [-1, 1]), best first; ``allowed`` restricts
-        results to those keys (exactly, not approximately)."""
 
     def drop_collection(self, collection: str) -> None:
         """Delete everything of ``collection``, on disk too."""

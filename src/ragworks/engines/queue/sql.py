@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from ragworks.domain import Job, JobStatus
+from ragworks.engines.queue.base import WakeUp
 from ragworks.engines.store.rows import job_from_row
 from ragworks.engines.store.schema import jobs
 from ragworks.errors import Conflict, NotFound
@@ -55,15 +56,39 @@ def job_row(
 
 
 class SqlJobQueue:
-    """Jobs stored in the ``jobs`` table of the metadata database (see ``JobQueue``)."""
+    """Jobs stored in the ``jobs`` table of the metadata database (see ``JobQueue`` and ``JobAdmin``).
+
+    Wake-ups reach the workers of this process only: the embedded profile's one process owns the
+    database file.
+    """
 
     def __init__(self, db: Any) -> None:
         self.db = db
+        self._listeners: list[WakeUp] = []
 
     def enqueue(self, kind: str, payload: dict[str, Any], **fields: Any) -> str:
-        """Insert a queued job in its own transaction; returns its id."""
+        """Insert a queued job in its own transaction and announce it; returns its id."""
         with self.db.writer.begin() as conn:
-            return insert_job(conn, kind=kind, payload=payload, **fields)
+            job_id = insert_job(conn, kind=kind, payload=payload, **fields)
+        self._call_listeners()  # other processes, where there are any, learn it from the database
+        return job_id
+
+    def wake_up(self) -> None:
+        """Call every registered wake-up callback."""
+        self._call_listeners()
+
+    def _call_listeners(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    def on_wake_up(self, callback: WakeUp) -> Callable[[], None]:
+        """Call ``callback`` whenever jobs are announced in this process; returns its remover."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def close(self) -> None:
+        """Forget the wake-up callbacks."""
+        self._listeners.clear()
 
     def lease(self, owner: str, kinds: Sequence[str], limit: int, lease_s: float) -> list[Job]:
         """Claim up to ``limit`` due jobs of ``kinds`` for ``owner`` until now + ``lease_s``."""
@@ -71,20 +96,23 @@ class SqlJobQueue:
         due = (jobs.c.status.in_(_RUNNABLE) & (jobs.c.next_run_at <= now)) | (
             (jobs.c.status == JobStatus.RUNNING) & (jobs.c.lease_expires_at < now)
         )
+        # Engines with row locks (PostgreSQL) skip the jobs another worker is claiming right now, and the
+        # UPDATE checks again that each job is still due: two owners never hold one job. SQLite's write
+        # lock serialises leases (it renders no FOR UPDATE).
+        claimable = (
+            select(jobs.c.id)
+            .where(due, jobs.c.kind.in_(kinds))
+            .order_by(jobs.c.next_run_at, jobs.c.created_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
         with self.db.writer.begin() as conn:
-            ids = list(
-                conn.execute(
-                    select(jobs.c.id)
-                    .where(due, jobs.c.kind.in_(kinds))
-                    .order_by(jobs.c.next_run_at, jobs.c.created_at)
-                    .limit(limit)
-                ).scalars()
-            )
+            ids = list(conn.execute(claimable).scalars())
             if not ids:
                 return []
             conn.execute(
                 update(jobs)
-                .where(jobs.c.id.in_(ids))
+                .where(jobs.c.id.in_(ids), due)
                 .values(
                     status=JobStatus.RUNNING,
                     lease_owner=owner,
@@ -94,7 +122,7 @@ class SqlJobQueue:
                     updated_at=now,
                 )
             )
-            rows = conn.execute(select(jobs).where(jobs.c.id.in_(ids)).order_by(jobs.c.created_at))
+            rows = conn.execute(select(jobs).where(self._held(owner, ids)).order_by(jobs.c.created_at))
             return [job_from_row(r) for r in rows]
 
     def heartbeat(self, owner: str, job_ids: Sequence[str], lease_s: float) -> set[str]:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
+from ragworks.errors import Busy
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+
+def _sqlite_pragmas(lock_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run beside the one writer; NORMAL sync is durable across process crashes.
     dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _begin_immediate)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={lock_timeout_ms}")
     cursor.close()
 
 
@@ -33,14 +36,24 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
-def create_engines(url: str) -> tuple[Engine, Engine]:
-    """Return (writer, reader) engines for ``url``; for SQLite the writer begins IMMEDIATE."""
+def _raise_busy(context: Any) -> None:
+    # Overload, not a bug: the transaction rolled back and the caller may retry.
+    if is_lock_timeout(context.sqlalchemy_exception):
+        raise Busy("the store is busy with other writes; nothing was changed, retry shortly") from None
+
+
+def create_engines(url: str, lock_timeout_s: float = 30.0) -> tuple[Engine, Engine]:
+    """Return (writer, reader) engines for ``url``; for SQLite the writer begins IMMEDIATE and waits up
+    to ``lock_timeout_s`` for the write lock before raising ``Busy``."""
     if not url.startswith("sqlite"):
         engine = create_engine(url, pool_pre_ping=True)
         return engine, engine
-    writer = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-    reader = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    connect_args = {"check_same_thread": False, "timeout": lock_timeout_s}
+    writer = create_engine(url, connect_args=connect_args)
+    reader = create_engine(url, connect_args=connect_args)
+    pragmas = functools.partial(_sqlite_pragmas, int(lock_timeout_s * 1000))
     for engine, begin in ((writer, _begin_immediate), (reader, _begin_deferred)):
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", pragmas)
         event.listen(engine, "begin", begin)
+        event.listen(engine, "handle_error", _raise_busy)
     return writer, reader

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ragworks.domain import (
     Acceptance,
@@ -33,13 +34,14 @@ _T = TypeVar("_T")
 class SqlDatabase:
     """Owns the engines; shared by the metadata store, the chunk store and the job queue."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, lock_timeout_s: float = 30.0) -> None:
         self.url = url
+        self.lock_timeout_s = lock_timeout_s
         self._engines: tuple[Engine, Engine] | None = None
 
     def start(self) -> None:
         """Create the engines and migrate the schema to the newest version."""
-        self._engines = create_engines(self.url)
+        self._engines = create_engines(self.url, self.lock_timeout_s)
         migrate(self.writer)
 
     def close(self) -> None:
@@ -48,6 +50,10 @@ class SqlDatabase:
             for engine in set(self._engines):
                 engine.dispose()
             self._engines = None
+
+    def lock_documents(self, conn: Connection, keys: Sequence[tuple[str, str]]) -> None:
+        """Serialise write transactions that read these documents before writing them; SQLite's one
+        write lock (taken at BEGIN IMMEDIATE) already does, other engines lock per document."""
 
     @property
     def writer(self) -> Engine:
@@ -76,11 +82,14 @@ class SqlMetadataStore:
             if conn.execute(select(collections.c.name).where(collections.c.name == name)).first():
                 raise Conflict(f"collection '{name}' already exists")
             now = time.time()
-            conn.execute(
-                insert(collections).values(
-                    name=name, language=language, description=description, created_at=now
+            try:
+                conn.execute(
+                    insert(collections).values(
+                        name=name, language=language, description=description, created_at=now
+                    )
                 )
-            )
+            except IntegrityError:  # created meanwhile by another connection (engines without one writer)
+                raise Conflict(f"collection '{name}' already exists") from None
         return Collection(name=name, language=language, description=description, created_at=now)
 
     def list_collections(self) -> list[Collection]:
@@ -166,10 +175,12 @@ class SqlMetadataStore:
         Items are decided in order, as if accepted one after another: a later item with the same id
         sees what the earlier one did.
         """
+        keys = [(draft.collection, draft.id) for draft, _ in items]
         with self.db.writer.begin() as conn:
             for name in dict.fromkeys(draft.collection for draft, _ in items):
-                self._require_collection(conn, name)
-            stored = documents_by_key(conn, [(draft.collection, draft.id) for draft, _ in items])
+                self._require_collection(conn, name, keep=True)
+            self.db.lock_documents(conn, keys)
+            stored = documents_by_key(conn, keys)
             batch = AcceptBatch(stored, max_attempts, time.time())
             accepted = [batch.accept(draft, payload) for draft, payload in items]
             batch.write(conn)
@@ -251,6 +262,7 @@ class SqlMetadataStore:
     def request_delete(self, collection: str, document_id: str, max_attempts: int) -> str:
         """Hide the document from searches at once and enqueue the job that purges it."""
         with self.db.writer.begin() as conn:
+            self.db.lock_documents(conn, [(collection, document_id)])
             document = self._get(conn, collection, document_id)
             if document.status == DocumentStatus.DELETED:
                 return document.job_id or ""
@@ -282,8 +294,13 @@ class SqlMetadataStore:
         return document_from_row(row)
 
     @staticmethod
-    def _require_collection(conn: Connection, name: str) -> None:
-        if not conn.execute(select(collections.c.name).where(collections.c.name == name)).first():
+    def _require_collection(conn: Connection, name: str, keep: bool = False) -> None:
+        """NotFound unless ``name`` exists; ``keep`` also stops it being deleted before the
+        transaction ends (a shared row lock, where the engine has row locks)."""
+        query = select(collections.c.name).where(collections.c.name == name)
+        if keep:
+            query = query.with_for_update(read=True)
+        if not conn.execute(query).first():
             raise NotFound(f"collection '{name}' does not exist")
 
 

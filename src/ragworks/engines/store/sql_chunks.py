@@ -15,12 +15,10 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, update
 
 from ragworks.domain import ChunkRecord, Document, DocumentStatus, FieldFilter, NewChunk
 from ragworks.engines.index.base import IndexEntry
+from ragworks.engines.store.base import ChunkSpan, VersionChunks, VersionCount
 from ragworks.engines.store.filters import metadata_condition
 from ragworks.engines.store.schema import chunks, collections, documents
 from ragworks.engines.store.sql import SqlDatabase, chunked, documents_by_key
-
-VersionChunks = tuple[str, str, int, Sequence[NewChunk]]  # collection, document id, version, rows
-VersionCount = tuple[str, str, int, int]  # collection, document id, version, chunk count
 
 _SERVED = documents.c.status != DocumentStatus.DELETED
 _ACTIVE_JOIN = (
@@ -90,6 +88,7 @@ class SqlChunkStore:
         """
         versions = [(c, d, v) for c, d, v, _ in batch]
         with self.db.writer.begin() as conn:
+            self.db.lock_documents(conn, [(c, d) for c, d, _ in versions])
             stored = self._keys_by_version(conn, versions)
             self._delete_keys(conn, [k for keys in stored.values() for k in keys])
             outcome: list[tuple[list[int], list[int]]] = []
@@ -121,6 +120,7 @@ class SqlChunkStore:
         documents_of = [(c, d) for c, d, _, _ in batch]
         now = time.time()
         with self.db.writer.begin() as conn:
+            self.db.lock_documents(conn, documents_of)
             current = documents_by_key(conn, documents_of)
             kept = self._chunk_keys(conn, documents_of)
             activated: dict[tuple[str, str], Document] = {}
@@ -141,6 +141,7 @@ class SqlChunkStore:
     def purge_document(self, collection: str, document_id: str) -> list[int]:
         """Delete a document and all its chunk rows; returns the chunk keys to remove from the index."""
         with self.db.writer.begin() as conn:
+            self.db.lock_documents(conn, [(collection, document_id)])
             found = self._chunk_keys(conn, [(collection, document_id)]).get((collection, document_id), [])
             keys = [key for _, key in found]
             conn.execute(
@@ -233,6 +234,20 @@ class SqlChunkStore:
                         tokens=tokens.split(),
                         vector=np.frombuffer(vector, dtype=np.float32, count=dimension),
                     )
+
+    def version_spans(self, collection: str, document_id: str, version: int) -> list[ChunkSpan]:
+        """Text and offsets of every chunk of one version, in order."""
+        query = (
+            select(chunks.c.text, chunks.c.start, chunks.c.end)
+            .where(
+                chunks.c.collection == collection,
+                chunks.c.document_id == document_id,
+                chunks.c.version == version,
+            )
+            .order_by(chunks.c.ordinal)
+        )
+        with self.db.reader.connect() as conn:
+            return [(r.text, r.start, r.end) for r in conn.execute(query)]
 
     @staticmethod
     def _chunk_keys(

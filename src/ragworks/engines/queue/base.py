@@ -1,0 +1,118 @@
+"""The JobQueue and JobAdmin ports: durable jobs with leases, retries and a dead-letter state.
+
+A job is leased by an owner (a worker) until its lease expires; the owner heartbeats to keep it and
+completes or fails it. A job whose lease expired (its worker died) is leased again by any worker.
+Every method is synchronous and may block: callers run them off the event loop. Transient overload of
+the engine is raised as ``errors.Busy``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+from ragworks.domain import Job, JobStatus
+
+WakeUp = Callable[[], None]
+
+
+class JobQueue(Protocol):
+    """The worker's side: enqueue, lease, heartbeat, progress, complete, fail, and wake-ups."""
+
+    def enqueue(self, kind: str, payload: dict[str, Any], **fields: Any) -> str:
+        """Insert a queued job in its own transaction and announce it; returns its id.
+
+        ``fields``: ``collection``, ``document_id``, ``max_attempts``, ``callback_url``.
+        """
+
+    def lease(self, owner: str, kinds: Sequence[str], limit: int, lease_s: float) -> list[Job]:
+        """Claim up to ``limit`` due jobs of ``kinds`` (queued, failed and due for retry, or running
+        with an expired lease), oldest due first, for ``owner`` until now + ``lease_s``; each counts
+        an attempt. Two owners never hold the same job."""
+
+    def heartbeat(self, owner: str, job_ids: Sequence[str], lease_s: float) -> set[str]:
+        """Extend the leases ``owner`` still holds among ``job_ids``.
+
+        Returns:
+            The ids it still holds; the others were lost or cancelled and must stop.
+        """
+
+    def progress(self, owner: str, job_ids: Sequence[str], progress: float, stage: str) -> None:
+        """Record progress (0..1) and the current stage of jobs ``owner`` holds."""
+
+    def complete(self, owner: str, job_id: str, result: dict[str, Any]) -> bool:
+        """Mark a held job succeeded with ``result``; False when the lease was lost (the result is then
+        discarded)."""
+
+    def complete_many(self, owner: str, results: dict[str, dict[str, Any]]) -> set[str]:
+        """``complete`` for each job in one transaction; returns the ids whose lease ``owner`` held."""
+
+    def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
+        """Record a failed attempt in the job's history: ``failed`` until ``retry_at``, or ``dead``
+        when it is None.
+
+        Returns:
+            The job's status afterwards; when the lease was lost nothing is recorded and the stored
+            status is returned.
+        """
+
+    def release(self, owner_prefix: str) -> int:
+        """Make running jobs whose owner starts with ``owner_prefix`` leasable at once (their owner is
+        known to be gone); returns how many. ``""`` releases every running job: only a process that
+        owns the whole store (the embedded profile) may do that."""
+
+    def blob_in_use(self, blob: str, excluding: str) -> bool:
+        """Whether a job other than ``excluding`` that may still run refers to ``blob``."""
+
+    def wake_up(self) -> None:
+        """Tell every worker this queue reaches that jobs were enqueued (``enqueue`` does it itself;
+        callers that enqueue through the metadata store call it after their transaction)."""
+
+    def on_wake_up(self, callback: WakeUp) -> Callable[[], None]:
+        """Call ``callback`` (from any thread) whenever jobs are announced; returns the function that
+        stops it."""
+
+    def close(self) -> None:
+        """Stop delivering wake-ups."""
+
+
+class JobAdmin(Protocol):
+    """The operator's side: read, list, count, retry and cancel jobs."""
+
+    def get(self, job_id: str) -> Job:
+        """One job.
+
+        Raises:
+            NotFound: no such job.
+        """
+
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        kind: str | None = None,
+        collection: str | None = None,
+        limit: int = 50,
+        before: float | None = None,
+    ) -> list[Job]:
+        """Jobs newest first, filtered, keyset-paginated on ``created_at`` before ``before``."""
+
+    def retry(self, job_id: str) -> Job:
+        """Replay a dead, failed or cancelled job now with a fresh attempt budget.
+
+        Raises:
+            NotFound: no such job.
+            Conflict: the job is queued, running or succeeded.
+        """
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a job that has not finished; a running one loses its lease and stops at its next
+        stage boundary.
+
+        Raises:
+            NotFound: no such job.
+            Conflict: the job has already finished.
+        """
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """Number of jobs by (kind, status)."""

@@ -1,0 +1,62 @@
+"""Which store adapters each ``store.url`` scheme names (one line per scheme).
+
+The store, the chunk records and the job queue live in one database: a document and its ingest job are
+written in one transaction, so the three adapters of a scheme are built together on one connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ragworks.config import Settings
+from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.engines.store.base import ChunkStore, Database, MetadataStore
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEngines:
+    """The adapters of one database: ``database`` starts and closes them all."""
+
+    database: Database
+    store: MetadataStore
+    chunks: ChunkStore
+    queue: JobQueue
+    jobs: JobAdmin
+
+
+def _sqlite(settings: Settings) -> StoreEngines:
+    from ragworks.engines.queue.sql import SqlJobQueue
+    from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
+    from ragworks.engines.store.sql_chunks import SqlChunkStore
+
+    db = SqlDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
+    queue = SqlJobQueue(db)
+    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue)
+
+
+def _postgres(settings: Settings) -> StoreEngines:
+    from ragworks.engines.queue.postgres import PostgresJobQueue
+    from ragworks.engines.store.postgres import PostgresDatabase
+    from ragworks.engines.store.sql import SqlMetadataStore
+    from ragworks.engines.store.sql_chunks import SqlChunkStore
+
+    db = PostgresDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
+    queue = PostgresJobQueue(db)
+    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue)
+
+
+STORES: dict[str, Callable[[Settings], StoreEngines]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+}
+
+
+def build_store(settings: Settings) -> StoreEngines:
+    """The adapters ``store.url`` names (cheap: nothing connects before ``database.start()``)."""
+    scheme = settings.database_url.split(":", 1)[0].split("+", 1)[0]
+    build = STORES.get(scheme)
+    if build is None:
+        known = ", ".join(sorted(STORES))
+        raise ValueError(f"store.url: unknown database '{scheme}' (known: {known})")
+    return build(settings)

@@ -1,0 +1,1 @@
+"""One composition root per process role: embedded (API + workers), api, worker, consumer."""

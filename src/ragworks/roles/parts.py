@@ -1,0 +1,196 @@
+"""The parts process roles are composed of, each built from the provider tables in the settings.
+
+- ``Core`` (every role): the store, chunk records and job queue of one database, the blob store and
+  the metrics registry.
+- ``Search`` (roles that search or run services): embedder, index, analyzer, retriever, LLM and the
+  service registry with its runner.
+- ``build_worker`` (roles that run jobs): the isolated parser pool, the ingest pipeline and the job
+  worker with its lanes.
+
+Builders are cheap; heavy resources load in each part's ``start()``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from ragworks.config import Settings
+from ragworks.domain import Job, JobKind, JobStatus
+from ragworks.engines.blob.base import BlobStore
+from ragworks.engines.blob.local import LocalBlobStore
+from ragworks.engines.embed.base import Embedder
+from ragworks.engines.embed.providers import build_embedder
+from ragworks.engines.index.base import SearchIndex
+from ragworks.engines.index.providers import build_index
+from ragworks.engines.llm.base import LLM
+from ragworks.engines.llm.providers import build_llm
+from ragworks.engines.store.providers import StoreEngines, build_store
+from ragworks.ingest.analysis import Analyzer
+from ragworks.ingest.chunking import Chunker
+from ragworks.ingest.parsers.base import ParseLimits
+from ragworks.ingest.parsers.isolation import IsolatedParser
+from ragworks.ingest.pipeline import IngestPipeline
+from ragworks.jobs.callbacks import Callbacks, load_secret
+from ragworks.jobs.handlers import DocumentJobs
+from ragworks.jobs.service_jobs import ServiceJobs
+from ragworks.jobs.worker import Lane, Worker
+from ragworks.observability.metrics import Metrics
+from ragworks.services.registry import ServiceRegistry, load_registry
+from ragworks.services.retrieve import Retriever
+from ragworks.services.runner import ServiceRunner
+
+
+def parse_limits(settings: Settings) -> ParseLimits:
+    """Parser safety limits from the settings."""
+    ingest = settings.ingest
+    return ParseLimits(
+        max_pages=ingest.max_pages,
+        max_uncompressed_bytes=ingest.max_uncompressed_bytes,
+        max_compression_ratio=ingest.max_compression_ratio,
+        timeout_s=ingest.parse_timeout_s,
+    )
+
+
+@dataclass
+class Core:
+    """What every role uses: one database's adapters, the blob store and the metrics."""
+
+    settings: Settings
+    stores: StoreEngines
+    blobs: BlobStore
+    metrics: Metrics = field(default_factory=Metrics)
+
+    def start(self) -> None:
+        """Connect to (and migrate) the database."""
+        self.stores.database.start()
+        self.metrics.set_job_counts_source(self.stores.jobs.counts)
+
+    def stop(self) -> None:
+        """Stop wake-ups and close the database."""
+        self.stores.queue.close()
+        self.stores.database.close()
+
+
+def build_core(settings: Settings) -> Core:
+    """The core parts the settings name."""
+    return Core(settings, build_store(settings), LocalBlobStore(settings.data_dir / "blobs"))
+
+
+@dataclass
+class Search:
+    """What searching and running services needs."""
+
+    embedder: Embedder
+    index: SearchIndex
+    analyzer: Analyzer
+    retriever: Retriever
+    llm: LLM
+    registry: ServiceRegistry
+    services: ServiceRunner
+    index_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer at a time
+
+    def start(self) -> None:
+        """Load the models and open the index."""
+        self.embedder.start()
+        self.analyzer.start()
+        self.index.start()
+        self.llm.start()
+
+    def stop(self) -> None:
+        """Close the LLM and the index."""
+        self.llm.close()
+        with self.index_lock:
+            self.index.close()
+
+
+def build_search(core: Core) -> Search:
+    """The search parts the settings name, over ``core``'s stores."""
+    s = core.settings
+    embedder = build_embedder(s.embed)
+    index = build_index(s, embedder.dimension)
+    analyzer = Analyzer()
+    retriever = Retriever(
+        store=core.stores.store,
+        chunk_store=core.stores.chunks,
+        index=index,
+        analyzer=analyzer,
+        embedder=embedder,
+        settings=s.search,
+    )
+    llm = build_llm(s.llm)
+    registry = load_registry(s.services)
+    services = ServiceRunner(
+        registry=registry,
+        settings=s,
+        retriever=retriever,
+        llm=llm,
+        embedder=embedder,
+        analyzer=analyzer,
+        store=core.stores.store,
+        chunks=core.stores.chunks,
+        metrics=core.metrics,
+    )
+    return Search(embedder, index, analyzer, retriever, llm, registry, services)
+
+
+def build_parser(settings: Settings) -> IsolatedParser:
+    """The pool of parser processes (started by the caller)."""
+    return IsolatedParser(parse_limits(settings), workers=settings.ingest.parser_processes)
+
+
+def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
+    """The job worker: ingest, maintenance, service and callback lanes with their handlers."""
+    settings, stores = core.settings, core.stores
+    chunker = _chunker(search.embedder, settings, settings.ingest.chunk_tokens)
+    pipeline = IngestPipeline(
+        store=stores.store,
+        chunk_store=stores.chunks,
+        index=search.index,
+        index_lock=search.index_lock,
+        blobs=core.blobs,
+        parser=parser,
+        chunker=chunker,
+        keyword_chunker=_chunker(search.embedder, settings, settings.ingest.keyword_chunk_tokens),
+        analyzer=search.analyzer,
+        embedder=search.embedder,
+        limits=parse_limits(settings),
+        metrics=core.metrics,
+        group_chunks=settings.ingest.group_chunks,
+    )
+    documents = DocumentJobs(
+        store=stores.store,
+        chunk_store=stores.chunks,
+        queue=stores.queue,
+        index=search.index,
+        index_lock=search.index_lock,
+        blobs=core.blobs,
+        pipeline=pipeline,
+    )
+    callbacks = Callbacks(
+        queue=stores.queue,
+        admin=stores.jobs,
+        secret=load_secret(settings),
+        timeout_s=settings.callbacks.timeout_s,
+        max_attempts=settings.callbacks.max_attempts,
+    )
+    handlers = {**documents.handlers(), **ServiceJobs(search.services).handlers(), **callbacks.handlers()}
+
+    async def on_finished(job: Job, status: JobStatus, error: Exception | None) -> None:
+        await documents.on_finished(job, status, error)
+        await callbacks.on_finished(job, status, error)
+
+    jobs = settings.jobs
+    lanes = [
+        Lane(f"ingest-{n}", (JobKind.INGEST,), batch=jobs.ingest_batch) for n in range(jobs.ingest_lanes)
+    ]
+    lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
+    lanes += [Lane(f"services-{n}", (JobKind.SERVICE_RUN,)) for n in range(settings.services.lanes)]
+    lanes.append(Lane("callbacks", (JobKind.CALLBACK,), batch=8))
+    return Worker(stores.queue, stores.jobs, handlers, lanes, jobs, core.metrics, on_finished)
+
+
+def _chunker(embedder: Embedder, settings: Settings, max_tokens: int) -> Chunker:
+    return Chunker(
+        embedder.count_tokens, max_tokens=max_tokens, overlap_tokens=settings.ingest.chunk_overlap_tokens
+    )

@@ -1,0 +1,60 @@
+"""The worker role of the scaled profile (``ragworks worker``): runs jobs from the shared queue."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import anyio
+
+from ragworks.config import Settings
+from ragworks.container import Container
+from ragworks.roles.parts import build_core, build_search
+from ragworks.roles.shared import require_shared_engines
+
+log = logging.getLogger(__name__)
+
+
+def build_worker_role(settings: Settings) -> Container:
+    """Store, index, models, services and the job lanes; no HTTP.
+
+    A starting worker takes back only jobs whose lease expired: the other workers are alive.
+
+    Raises:
+        ValueError: the settings name engines that only one process can use.
+    """
+    require_shared_engines(settings, "worker")
+    core = build_core(settings)
+    return Container(core, build_search(core), run_jobs=True, exclusive=False)
+
+
+async def run_worker(settings: Settings, stop: anyio.Event) -> None:
+    """Run jobs until ``stop`` is set; jobs in flight keep their leases for the next worker."""
+    container = build_worker_role(settings)
+    await container.start()
+    log.info("worker started", extra={"owner": container.worker.owner if container.worker else None})
+    try:
+        await stop.wait()
+    finally:
+        await container.stop()
+        log.info("worker stopped")
+
+
+def serve_worker(settings: Settings) -> None:
+    """Run one worker process until SIGINT or SIGTERM."""
+
+    async def main() -> None:
+        stop = anyio.Event()
+
+        async def on_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    stop.set()
+                    return
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(on_signals)
+            await run_worker(settings, stop)
+            group.cancel_scope.cancel()
+
+    anyio.run(main)
