@@ -6,8 +6,10 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
+from ragworks.engines.store.migrate import MIGRATIONS_DIR
 from ragworks.engines.store.schema import metadata
 from ragworks.engines.store.sql import SqlDatabase
 
@@ -31,4 +33,4 @@ def test_migrating_twice_is_harmless(tmp_path: Path) -> None:
         with db.reader.connect() as conn:
             versions = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
         db.close()
-        assert versions == ["0001"]
+        assert versions == [ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()]

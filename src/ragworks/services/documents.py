@@ -12,12 +12,13 @@ import anyio
 
 from ragworks.domain import Acceptance, Document, DocumentDraft, FieldFilter
 from ragworks.engines.blob.base import BlobStore
-from ragworks.engines.store.sql import SqlMetadataStore
+from ragworks.engines.store.base import MetadataStore
+from ragworks.engines.store.text import storable_json, storable_text
 from ragworks.errors import BadRequest, RagworksError
 from ragworks.ingest.parsers import detect_format
 from ragworks.ingest.parsers.base import EmptyDocument
 
-_ID = re.compile(r"^[^\x00-\x1f]{1,512}$")
+_ID = re.compile(r"^[^\x00-\x1f\ud800-\udfff]{1,512}$")
 
 FORMAT_MIME = {
     "pdf": "application/pdf",
@@ -62,7 +63,7 @@ class Rejection:
 class DocumentService:
     """Use-cases behind the document endpoints: accept, read, delete."""
 
-    store: SqlMetadataStore
+    store: MetadataStore
     blobs: BlobStore
     max_attempts: int
     on_enqueued: Callable[[], None]
@@ -72,6 +73,7 @@ class DocumentService:
     ) -> list[Acceptance | Rejection]:
         """Accept files (one document each); unreadable types are rejected per file, the rest go on."""
         self.store.get_collection(collection)
+        metadata = storable_json(metadata)
         results: list[Acceptance | Rejection] = []
         for upload in uploads:
             try:
@@ -144,7 +146,16 @@ class DocumentService:
 
 
 def _text_item(collection: str, doc: TextDocument) -> tuple[DocumentDraft, dict[str, Any]]:
-    """The draft and job payload of one JSON document; BadRequest when it is invalid."""
+    """The draft and job payload of one JSON document; BadRequest when it is invalid.
+
+    Text, title and metadata lose what no store can keep (NUL characters, unpaired surrogates) before
+    anything is derived from them, so the id, hash and chunk offsets are those of the stored text."""
+    doc = TextDocument(
+        text=storable_text(doc.text),
+        id=doc.id,
+        title=None if doc.title is None else storable_text(doc.title),
+        metadata=None if doc.metadata is None else storable_json(doc.metadata),
+    )
     if not doc.text.strip():
         raise BadRequest(f"document '{doc.id or '(no id)'}' has empty text")
     digest = hashlib.sha256(f"{doc.title or ''}\n{doc.text}".encode()).hexdigest()

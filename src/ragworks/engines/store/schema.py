@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Column,
     Float,
     ForeignKey,
@@ -53,7 +54,8 @@ documents = Table(
 chunks = Table(
     "chunks",
     metadata,
-    Column("key", Integer, primary_key=True, autoincrement=True),
+    # 64-bit keys: SQLite's INTEGER PRIMARY KEY is already its 64-bit rowid (and must stay INTEGER to be one)
+    Column("key", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
     Column("collection", String(64), nullable=False),
     Column("document_id", String(512), nullable=False),
     Column("version", Integer, nullable=False),

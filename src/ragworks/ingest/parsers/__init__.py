@@ -6,6 +6,9 @@ time limit, which is how untrusted uploads should be parsed.
 
 from __future__ import annotations
 
+import dataclasses
+
+from ragworks.engines.store.text import storable_text
 from ragworks.errors import RagworksError
 from ragworks.ingest.parsers.base import (
     Block,
@@ -33,9 +36,25 @@ def parse_document(data: bytes, filename: str | None, limits: ParseLimits) -> Pa
     except Exception as exc:
         # Libraries raise their own exception types for damaged files; callers only see ours.
         raise CorruptDocument(f"{type(exc).__name__}: {exc}") from exc
+    _make_storable(document)
     if not document.blocks:
         raise EmptyDocument(f"no text could be extracted from the {document.format} document")
     return document
+
+
+def _make_storable(document: ParsedDocument) -> None:
+    """Remove from ``document``'s text what no store can keep (NUL characters, unpaired surrogates),
+    before chunk offsets are taken from it; blocks left empty are dropped."""
+    blocks: list[Block] = []
+    for block in document.blocks:
+        text = storable_text(block.text)
+        if text == block.text:
+            blocks.append(block)
+        elif text.strip():
+            blocks.append(dataclasses.replace(block, text=text))
+    document.blocks = blocks
+    if document.title is not None:
+        document.title = storable_text(document.title)
 
 
 __all__ = [
