@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import anyio
@@ -16,7 +15,6 @@ class JobService:
     """What clients may do with jobs."""
 
     admin: JobAdmin
-    on_enqueued: Callable[[], None]
 
     async def get(self, job_id: str) -> Job:
         """One job; NotFound when missing."""
@@ -40,9 +38,7 @@ class JobService:
 
     async def retry(self, job_id: str) -> Job:
         """Replay a dead, failed or cancelled job now."""
-        job = await anyio.to_thread.run_sync(self.admin.retry, job_id)
-        self.on_enqueued()
-        return job
+        return await anyio.to_thread.run_sync(self.admin.retry, job_id)  # retry wakes the workers
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job that has not finished."""

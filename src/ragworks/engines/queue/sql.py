@@ -258,6 +258,7 @@ class SqlJobQueue:
             raise Conflict(
                 f"job '{job_id}' is {job.status}; only dead, failed or cancelled jobs can be retried"
             )
+        self._call_listeners()  # other processes' workers are woken by the database, where it can
         return self.get(job_id)
 
     def cancel(self, job_id: str) -> Job:
@@ -285,7 +286,8 @@ class SqlJobQueue:
 
     def blob_in_use(self, blob: str, excluding: str) -> bool:
         """Whether a job other than ``excluding`` that may still run refers to ``blob``."""
-        live = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.DEAD)
+        # all but succeeded: dead and cancelled jobs may be replayed (``retry``) and need their input
+        live = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED, JobStatus.DEAD, JobStatus.CANCELLED)
         query = select(jobs.c.id).where(
             jobs.c.payload["blob"].as_string() == blob, jobs.c.id != excluding, jobs.c.status.in_(live)
         )
