@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil clean
+.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil clean
 
 # llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
 # multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
@@ -30,7 +30,18 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: $(STAMP)
+# Servers the tests start that come from Debian's packages (PostgreSQL comes from a wheel): installed
+# with apt-get when missing and this user can; elsewhere the tests that need one skip, saying why.
+SYSTEM_PACKAGES := redis-server
+
+system-packages:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "not installed:$$missing (run as root to install; the tests that need them skip)"; fi
+
+test: $(STAMP) system-packages
 	$(MAKE) lint typecheck
 	$(BIN)/pytest
 

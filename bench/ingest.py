@@ -59,7 +59,7 @@ def raw_embedder(docs: list[dict[str, Any]]) -> tuple[float, float, int]:
 
     with tempfile.TemporaryDirectory() as scratch:
         settings = Settings(data_dir=Path(scratch), log_json=False)
-        embedder = build_embedder(settings.embed)  # built as the server builds it, from the same settings
+        embedder = build_embedder(settings)  # built as the server builds it, from the same settings
         embedder.start()
         chunker = Chunker(
             embedder.count_tokens,

@@ -98,10 +98,22 @@ class IndexSettings(BaseModel):
     )
 
 
+class RedisSettings(BaseModel):
+    url: str | None = Field(
+        None, description="Redis for what the scaled profile shares, e.g. redis://localhost:6379/0."
+    )
+
+
 class EmbedSettings(BaseModel):
     provider: Literal["minilm"] = Field(
         "minilm", description="Embedder: 'minilm' = the bundled all-MiniLM-L6-v2, in-process."
     )
+    query_cache: Literal["process", "redis"] = Field(
+        "process",
+        description="Where query vectors are remembered: 'process' (each process's own LRU) or 'redis' "
+        "(shared by every API process through redis.url, in front of each process's LRU).",
+    )
+    query_cache_ttl_s: int = Field(86_400, ge=1, description="'redis': how long a query vector is kept.")
     batch_size: int = 64
     max_wait_ms: float = Field(5.0, description="How long a partial batch waits for more texts.")
     threads: int = Field(0, description="Torch threads; 0 keeps the library default (all cores).")
@@ -191,6 +203,7 @@ class Settings(BaseSettings):
     index: IndexSettings = IndexSettings()
     jobs: JobSettings = JobSettings()
     embed: EmbedSettings = EmbedSettings()
+    redis: RedisSettings = RedisSettings()
     search: SearchSettings = SearchSettings()
     llm: LLMSettings = LLMSettings()
     services: ServiceSettings = ServiceSettings()

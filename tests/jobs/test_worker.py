@@ -41,7 +41,13 @@ async def running(
             finished.append((job.id, status, error))
 
     worker = Worker(
-        queue, queue, {KIND: handler}, [Lane("test", (KIND,), batch)], settings, metrics or Metrics(), on_finished
+        queue,
+        queue,
+        {KIND: handler},
+        [Lane("test", (KIND,), batch)],
+        settings,
+        metrics or Metrics(),
+        on_finished,
     )
     await worker.start(reclaim_all=reclaim_all)
     try:

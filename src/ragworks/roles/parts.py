@@ -107,7 +107,7 @@ class Search:
 def build_search(core: Core) -> Search:
     """The search parts the settings name, over ``core``'s stores."""
     s = core.settings
-    embedder = build_embedder(s.embed)
+    embedder = build_embedder(s)
     index = build_index(s, embedder.dimension)
     analyzer = Analyzer()
     retriever = Retriever(

@@ -1,10 +1,10 @@
-"""Which embedder each ``embed.provider`` setting names (one line per provider)."""
+"""Which embedder each ``embed.provider`` setting names (one line per provider), and its query cache."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ragworks.config import EmbedSettings
+from ragworks.config import EmbedSettings, Settings
 from ragworks.engines.embed.base import Embedder
 
 
@@ -19,6 +19,18 @@ PROVIDERS: dict[str, Callable[[EmbedSettings], Embedder]] = {
 }
 
 
-def build_embedder(settings: EmbedSettings) -> Embedder:
-    """The embedder the settings name (cheap: the model loads in ``start()``)."""
-    return PROVIDERS[settings.provider](settings)
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings name, behind a Redis query cache when ``embed.query_cache = 'redis'``
+    (cheap: the model loads in ``start()``).
+
+    Raises:
+        ValueError: the Redis cache is chosen but ``redis.url`` is not set.
+    """
+    embedder = PROVIDERS[settings.embed.provider](settings.embed)
+    if settings.embed.query_cache == "process":
+        return embedder
+    if not settings.redis.url:
+        raise ValueError("embed.query_cache = 'redis' needs redis.url (RAGWORKS_REDIS__URL)")
+    from ragworks.engines.embed.redis_cache import RedisQueryCache
+
+    return RedisQueryCache(embedder, settings.redis.url, ttl_s=settings.embed.query_cache_ttl_s)
