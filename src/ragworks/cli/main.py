@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ragworks.cli import client_commands, eval_command, new_service
+from ragworks.cli import client_commands, eval_command, new_service, scaled, stack_commands
 
 app = typer.Typer(help="ragworks: ingest documents, search them, serve AI services.", no_args_is_help=True)
 
@@ -40,6 +40,12 @@ def serve(
     uvicorn.run(app, host=server.host, port=server.port, log_config=None, access_log=False)
 
 
+app.command("api")(scaled.api)
+app.command("worker")(scaled.worker)
+app.command("up")(stack_commands.up)
+app.command("status")(stack_commands.status)
+app.command("down")(stack_commands.down)
+app.command("logs")(stack_commands.logs)
 app.command("ingest")(client_commands.ingest)
 app.command("search")(client_commands.search)
 app.command("jobs")(client_commands.jobs)
