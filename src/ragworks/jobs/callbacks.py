@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,9 +60,25 @@ def load_secret(settings: Settings) -> bytes:
         return settings.callbacks.secret.get_secret_value().encode()
     path: Path = settings.data_dir / "callback.secret"
     if not path.exists():
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_hex(32))
+        _create_secret(path)
     return path.read_text().strip().encode()
+
+
+def _create_secret(path: Path) -> None:
+    """Write a new secret to ``path`` unless another process does first: the whole file appears at once
+    (linked from a finished temp file), so no process ever reads it empty."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_hex(32))
+        out.flush()
+        os.fsync(out.fileno())
+    try:
+        os.link(draft, path)
+    except FileExistsError:
+        pass  # another process won; its secret is the one
+    finally:
+        draft.unlink()
 
 
 def outcome_body(job: Job) -> dict[str, Any]:
