@@ -68,8 +68,12 @@ class JobSettings(BaseModel):
     max_attempts: int = 4
     backoff_base_s: float = 2.0
     backoff_max_s: float = 300.0
-    lease_s: float = 60.0
-    heartbeat_s: float = 10.0
+    lease_s: float = Field(
+        20.0,
+        gt=0,
+        description="How long a leased job is a worker's; a killed worker's jobs run again after this.",
+    )
+    heartbeat_s: float = Field(5.0, gt=0, description="How often a worker extends its leases (< lease_s).")
     poll_interval_s: float = 1.0
 
 
@@ -93,8 +97,13 @@ class QueueSettings(BaseModel):
 
 
 class IndexSettings(BaseModel):
-    provider: Literal["local"] = Field(
-        "local", description="Search index: 'local' = tantivy BM25 + usearch HNSW files in the data dir."
+    provider: Literal["local", "postgres"] = Field(
+        "local",
+        description="Search index: 'local' = tantivy BM25 + usearch HNSW files in the data dir (one "
+        "process); 'postgres' = BM25 postings and pgvector HNSW in PostgreSQL, shared by every process.",
+    )
+    url: str | None = Field(
+        None, description="'postgres': the database of the index; unset = the store's (store.url)."
     )
 
 

@@ -10,12 +10,31 @@ from __future__ import annotations
 from collections.abc import Collection as AbstractSet
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 Vector = npt.NDArray[np.float32]
+MAX_KEY = 2**63 - 1  # chunk keys are signed 64-bit integers in every index
+
+
+def check_key(key: int) -> int:
+    """Return ``key`` if it fits the signed 64-bit key space, else raise ValueError."""
+    if not 0 <= key <= MAX_KEY:
+        raise ValueError(f"chunk key out of range: {key}")
+    return key
+
+
+def check_vector(vector: Any, dimension: int) -> Vector:
+    """Return ``vector`` as a contiguous float32 array, or raise ValueError on a wrong shape or a
+    component that is not finite."""
+    arr = np.ascontiguousarray(vector, dtype=np.float32)
+    if arr.shape != (dimension,):
+        raise ValueError(f"vector has shape {arr.shape}, expected ({dimension},)")
+    if not np.isfinite(arr).all():
+        raise ValueError("vector has NaN or infinite components")
+    return arr
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,14 +29,13 @@ from pathlib import Path
 
 import tantivy
 
-from ragworks.engines.index.base import Hit
+from ragworks.engines.index.base import MAX_KEY, Hit
 
 KEY_FIELD = "key"
 BODY_FIELD = "body"
 WRITER_HEAP_BYTES = 64_000_000
 # Above this many allowed keys, building the term set costs more than post-filtering a wider fetch.
 TERM_SET_MAX = 1_024
-MAX_KEY = 2**63 - 1  # the key field is a signed 64-bit integer
 
 
 def _schema() -> tantivy.Schema:
@@ -44,13 +43,6 @@ def _schema() -> tantivy.Schema:
     builder.add_integer_field(KEY_FIELD, stored=False, indexed=True, fast=True)
     builder.add_text_field(BODY_FIELD, stored=False, tokenizer_name="whitespace", index_option="freq")
     return builder.build()
-
-
-def check_key(key: int) -> int:
-    """Return ``key`` if it fits the index's signed 64-bit key space, else raise ValueError."""
-    if not 0 <= key <= MAX_KEY:
-        raise ValueError(f"chunk key out of range: {key}")
-    return key
 
 
 def _unique(tokens: Iterable[str]) -> list[str]:

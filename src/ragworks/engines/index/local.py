@@ -20,9 +20,9 @@ from collections.abc import Collection as AbstractSet
 from collections.abc import Sequence
 from pathlib import Path
 
-from ragworks.engines.index.base import Hit, IndexEntry, Vector
-from ragworks.engines.index.keyword import KeywordIndex, check_key
-from ragworks.engines.index.vectors import VectorIndex, check_vector
+from ragworks.engines.index.base import Hit, IndexEntry, Vector, check_key, check_vector
+from ragworks.engines.index.keyword import KeywordIndex
+from ragworks.engines.index.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,18 @@ def _local(settings: Settings, dimension: int) -> SearchIndex:
     return LocalSearchIndex(settings.index_dir, dimension)
 
 
+def _postgres(settings: Settings, dimension: int) -> SearchIndex:
+    from ragworks.engines.index.postgres import PostgresSearchIndex  # psycopg only when chosen
+
+    url = settings.index.url or settings.store.url
+    if not url or not url.startswith("postgres"):
+        raise ValueError("index.provider 'postgres' needs a PostgreSQL index.url or store.url")
+    return PostgresSearchIndex(url, dimension)
+
+
 PROVIDERS: dict[str, Callable[[Settings, int], SearchIndex]] = {
     "local": _local,
+    "postgres": _postgres,
 }
 
 # Providers whose index lives in files of one process's data dir: only the embedded role may use them.

@@ -48,7 +48,7 @@ import numpy.typing as npt
 import torch  # noqa: F401, I001
 from usearch.index import Index
 
-from ragworks.engines.index.base import Hit, Vector
+from ragworks.engines.index.base import Hit, Vector, check_vector
 
 SNAPSHOT_FILE = "vectors.usearch"
 WAL_FILE = "vectors.wal"
@@ -61,14 +61,6 @@ CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH = 16, 128, 64
 _HEADER = struct.Struct("<4sIII")  # magic, upserts, removals, crc32 of the payload
 _MAGIC = b"RWV1"
 Keys = npt.NDArray[np.uint64]
-
-
-def check_vector(vector: Any, dimension: int) -> Vector:
-    """Return ``vector`` as a contiguous float32 array, or raise ValueError on a wrong shape."""
-    arr = np.ascontiguousarray(vector, dtype=np.float32)
-    if arr.shape != (dimension,):
-        raise ValueError(f"vector has shape {arr.shape}, expected ({dimension},)")
-    return arr
 
 
 class VectorIndex:
