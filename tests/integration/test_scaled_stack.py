@@ -7,8 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from helpers.cli import ragworks
 from ragworks.engines.index.providers import PROVIDERS
 from ragworks.stack.probes import free_port
 from ragworks.stack.runfiles import RunDir, is_alive
@@ -33,17 +32,6 @@ DOCUMENTS = [
     {"id": "bread", "text": "Sourdough bread rises slowly with wild yeast and lactic bacteria."},
     {"id": "volcano", "text": "Magma reaches the surface when a volcano erupts, then cools into basalt."},
 ]
-
-
-def ragworks(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the command line in a fresh process, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "ragworks", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
 
 
 @pytest.fixture

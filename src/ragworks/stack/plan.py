@@ -74,8 +74,9 @@ def plan_stack(
     if config.redis.enabled:
         specs.append(redis_spec(config.redis, data_dir))
         overrides["redis"] = {"url": redis_url(config.redis)}
+        overrides["embed"] = {"query_cache": "redis"}  # query vectors shared by the API processes
     else:
-        notes.append("Redis: off (redis.enabled = false; nothing needs it yet)")
+        notes.append("Redis: off (redis.enabled = false; query vectors are cached per process)")
     child = _child_settings(config, overrides)
     env = {**os.environ, **settings_env(config.settings), **settings_env(overrides), "PYTHONUNBUFFERED": "1"}
     _prepare_data_dir(child)
@@ -136,7 +137,7 @@ def _child_settings(config: StackConfig, overrides: dict[str, Any]) -> Settings:
     """The settings each process will read, checked here so a mistake fails once, not in every child."""
     from ragworks.roles.shared import require_shared_engines
 
-    merged = _merge(config.settings, {k: v for k, v in overrides.items() if k != "redis"})
+    merged = _merge(config.settings, overrides)
     try:
         settings = Settings(**merged)
         require_shared_engines(settings, "api")

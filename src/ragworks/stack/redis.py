@@ -29,7 +29,7 @@ def redis_spec(section: RedisSection, data_dir: Path) -> ProcessSpec:
         raise StackError(
             f"redis.enabled is true but `{section.command}` is not on PATH: install it "
             "(Debian/Ubuntu: apt-get install redis-server) or set redis.enabled = false "
-            "(nothing in ragworks needs Redis yet)"
+            "(query vectors are then cached per process)"
         )
     folder = data_dir / "redis"
     folder.mkdir(parents=True, exist_ok=True)
