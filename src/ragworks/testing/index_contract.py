@@ -7,6 +7,7 @@ closes the given index and returns a fresh started one over the same storage).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -195,3 +196,31 @@ class SearchIndexContract:
         assert len(again.keyword_search("c", ["all"], 100)) == 20
         assert again.keyword_search("c", ["uncommitted"], 10) == []
         assert again.vector_search("c", vec(5), 1)[0].key == 5
+
+    def test_searches_run_beside_commits(self, index: SearchIndex) -> None:
+        index.add("c", corpus(200))
+        index.commit()
+        errors: list[BaseException] = []
+        stop = threading.Event()
+
+        def searcher() -> None:
+            try:
+                while not stop.is_set():
+                    hits = index.vector_search("c", vec(5), 5)
+                    assert hits and hits[0].key == 5 and hits[0].score > 0.99
+                    assert len(index.keyword_search("c", ["all"], 5, allowed={1, 2, 3})) == 3
+            except BaseException as exc:  # surfaced in the main thread
+                errors.append(exc)
+
+        threads = [threading.Thread(target=searcher) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for round_ in range(10):
+            index.add("c", [entry(1000 + round_ * 10 + i, "new") for i in range(10)])
+            index.remove("c", [round_ + 6])
+            index.commit()
+        stop.set()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert index.count("c") == 200 + 100 - 10

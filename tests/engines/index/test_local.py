@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,34 +153,3 @@ def test_dimension_mismatch_on_reopen(tmp_path: Path) -> None:
     other.start()
     with pytest.raises(ValueError):
         other.count("c")
-
-
-def test_searches_run_concurrently_with_writes(tmp_path: Path) -> None:
-    idx = _open(tmp_path)
-    idx.add("c", corpus(200))
-    idx.commit()
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def searcher() -> None:
-        try:
-            while not stop.is_set():
-                hits = idx.vector_search("c", vec(5), 5)
-                assert hits and all(h.key != 5 or h.score > 0.99 for h in hits)
-                idx.keyword_search("c", ["all"], 5, allowed={1, 2, 3})
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=searcher) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for round_ in range(20):
-        idx.add("c", [entry(1000 + round_ * 10 + i, "new") for i in range(10)])
-        idx.remove("c", [round_ + 1])
-        idx.commit()
-    stop.set()
-    for t in threads:
-        t.join()
-    assert not errors
-    assert idx.count("c") == 200 + 200 - 20
-    idx.close()

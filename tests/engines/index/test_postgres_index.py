@@ -281,34 +281,6 @@ def test_concurrent_writers_keep_collection_totals(postgres_url: str) -> None:
         writer.close()
 
 
-def test_searches_run_beside_a_commit(pg_index: PostgresSearchIndex) -> None:
-    pg_index.add("c", corpus(200))
-    pg_index.commit()
-    errors: list[BaseException] = []
-    stop = threading.Event()
-
-    def search() -> None:
-        try:
-            while not stop.is_set():
-                assert pg_index.vector_search("c", vec(5), 5)[0].key == 5
-                assert len(pg_index.keyword_search("c", ["all"], 5, allowed={1, 2, 3})) == 3
-        except BaseException as exc:  # surfaced in the main thread
-            errors.append(exc)
-
-    threads = [threading.Thread(target=search) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for round_ in range(10):
-        pg_index.add("c", [entry(1_000 + round_ * 10 + i, "new") for i in range(10)])
-        pg_index.remove("c", [round_ + 6])
-        pg_index.commit()
-    stop.set()
-    for thread in threads:
-        thread.join()
-    assert not errors
-    assert pg_index.count("c") == 200 + 100 - 10
-
-
 def test_size_bytes_counts_the_tables(pg_index: PostgresSearchIndex) -> None:
     empty = pg_index.size_bytes()
     pg_index.add("c", corpus(300))
