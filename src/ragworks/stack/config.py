@@ -55,7 +55,9 @@ class PostgresSection(_Section):
 class RedisSection(_Section):
     """``[redis]``: the optional Redis server."""
 
-    enabled: bool = Field(False, description="Start a Redis server; the API processes share query vectors through it.")
+    enabled: bool = Field(
+        False, description="Start a Redis server; the API processes share query vectors through it."
+    )
     port: int = Field(6379, ge=1, le=65535)
     command: str = Field("redis-server", description="The server program (on PATH or a path).")
 
