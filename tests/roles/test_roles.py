@@ -43,3 +43,13 @@ def test_scaled_roles_refuse_engines_of_one_process(build: object, tmp_path: Pat
     with pytest.raises(ValueError, match="store.url must name a shared database") as refused:
         build(Settings(data_dir=tmp_path))
     assert "index.provider 'local'" in str(refused.value)
+
+
+def test_the_embedded_role_owns_only_its_own_engines(tmp_path: Path) -> None:
+    from ragworks.roles.embedded import build_embedded
+
+    assert build_embedded(Settings(data_dir=tmp_path)).exclusive is True
+    shared = Settings(data_dir=tmp_path)
+    shared.store.url = "postgresql+psycopg://u:p@127.0.0.1:5432/ragworks"
+    shared.index.provider = "postgres"
+    assert build_embedded(shared).exclusive is False
