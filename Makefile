@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil clean
+.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil bench-scaled clean
 
 # llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
 # multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
@@ -67,6 +67,8 @@ bench: $(STAMP) $(PEERS_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/latency.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scale.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/gil_contention.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled_quality.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled.py --docs
 
 bench-ingest: $(STAMP) $(PEERS_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --docs
@@ -82,6 +84,10 @@ bench-scale: $(STAMP)
 
 bench-gil: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/gil_contention.py --docs
+
+bench-scaled: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled_quality.py --docs
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled.py --docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
