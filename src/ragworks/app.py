@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from ragworks import __version__
+from ragworks.api.docs import install_docs
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
 from ragworks.api.routes import collections, documents, jobs, openai_compat, services, system
@@ -71,10 +72,13 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by install_docs with local assets, not from a CDN
+        redoc_url=None,
         responses={code: {"model": ErrorResponse, "description": text} for code, text in ERRORS.items()},
     )
     app.state.container = container
     install_error_handlers(app)
+    install_docs(app)
     for router in (system.router, collections.router, documents.router, jobs.router):
         app.include_router(router)
     app.include_router(services.build_router(container.registry))
