@@ -192,22 +192,20 @@ def main() -> None:
     queries = Slices(distinct_queries(corpus))
     rates: dict[str, float] = {}
     saturation: dict[tuple[str, str], LoadResult] = {}
-    print(f"PostgreSQL, 1 worker, API x1: ingesting {len(documents):,} passages ...", flush=True)
-    with stack("w1", workers=1, api_workers=1) as url:
-        rates["PostgreSQL, 1 worker"] = ingest(url, "scifact", documents)
-        for mode in ("keyword", "hybrid"):
-            saturation[("PostgreSQL, api --workers 1", mode)] = measure(
-                url, queries, "scifact", mode, CLIENTS, args.seconds
+    busy: dict[str, Any] = {}
+    for workers in (1, 2):  # API processes as many as workers
+        print(f"PostgreSQL, {workers} worker(s), API x{workers}: ingesting {len(documents):,} passages ...")
+        with stack(f"w{workers}", workers=workers, api_workers=workers) as url:
+            rates[f"PostgreSQL, {workers} worker{'s' if workers > 1 else ''}"] = ingest(
+                url, "scifact", documents
             )
-        print("  retrieve while a 50 MB upload ingests ...", flush=True)
-        busy = under_ingest(url, queries, "scifact", upload, args.seconds)
-    print(f"PostgreSQL, 2 workers, API x2: ingesting {len(documents):,} passages ...", flush=True)
-    with stack("w2", workers=2, api_workers=2) as url:
-        rates["PostgreSQL, 2 workers"] = ingest(url, "scifact", documents)
-        for mode in ("keyword", "hybrid"):
-            saturation[("PostgreSQL, api --workers 2", mode)] = measure(
-                url, queries, "scifact", mode, CLIENTS, args.seconds
-            )
+            for mode in ("keyword", "hybrid"):
+                saturation[(f"PostgreSQL, api --workers {workers}", mode)] = measure(
+                    url, queries, "scifact", mode, CLIENTS, args.seconds
+                )
+            if workers == 1:
+                print("  retrieve while a 50 MB upload ingests ...", flush=True)
+                busy = under_ingest(url, queries, "scifact", upload, args.seconds)
     print(f"embedded (ragworks serve): ingesting {len(documents):,} passages ...", flush=True)
     shutil.rmtree(ROOT / "embedded", ignore_errors=True)
     with Server(ROOT / "embedded", env={"RAGWORKS_LLM__PROVIDER": "extractive"}) as server:

@@ -142,7 +142,6 @@ def build_parser(settings: Settings) -> IsolatedParser:
 def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
     """The job worker: ingest, maintenance, service and callback lanes with their handlers."""
     settings, stores = core.settings, core.stores
-    chunker = _chunker(search.embedder, settings, settings.ingest.chunk_tokens)
     pipeline = IngestPipeline(
         store=stores.store,
         chunk_store=stores.chunks,
@@ -150,7 +149,7 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         index_lock=search.index_lock,
         blobs=core.blobs,
         parser=parser,
-        chunker=chunker,
+        chunker=_chunker(search.embedder, settings, settings.ingest.chunk_tokens),
         keyword_chunker=_chunker(search.embedder, settings, settings.ingest.keyword_chunk_tokens),
         analyzer=search.analyzer,
         embedder=search.embedder,
