@@ -195,6 +195,43 @@ class CallbackSettings(BaseModel):
     max_attempts: int = Field(6, description="Delivery attempts (exponential backoff) before dead-letter.")
 
 
+class WebhookSettings(BaseModel):
+    url: str = Field(..., description="Where events are POSTed (signed like callbacks).")
+    kinds: list[str] = Field(
+        ["*"],
+        description="Event kinds it wants, as fnmatch patterns ('document.*', 'job.dead'); all by default.",
+    )
+    collections: list[str] | None = Field(
+        None,
+        description="Collections whose events it wants; unset = every collection (and events without one).",
+    )
+
+
+class EventSettings(BaseModel):
+    webhooks: list[WebhookSettings] = Field(
+        [],
+        description="Receivers of job and document events, each a signed 'callback.deliver' job enqueued in "
+        "the transaction that records the outcome, e.g. "
+        '[{"url": "https://example.org/hook", "kinds": ["document.*"], "collections": ["docs"]}].',
+    )
+    stream_url: str | None = Field(
+        None,
+        description="Broker that receives events as 'stream.publish' jobs (redis://, nats://, kafka://, "
+        "pubsub://); unset = no event stream.",
+    )
+    stream: str = Field(
+        "ragworks.events", description="The stream, subject or topic events are published to."
+    )
+    stream_kinds: list[str] = Field(
+        ["*"], description="Event kinds published to the stream, as fnmatch patterns; all by default."
+    )
+    retention_s: float = Field(
+        7 * 86_400.0,
+        gt=0,
+        description="How long events are kept in the events table (GET /v1/events) before the worker purges them.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable; validated at start-up and passed in, never read from globals."""
 
@@ -217,6 +254,7 @@ class Settings(BaseSettings):
     llm: LLMSettings = LLMSettings()
     services: ServiceSettings = ServiceSettings()
     callbacks: CallbackSettings = CallbackSettings()
+    events: EventSettings = EventSettings()
 
     @property
     def database_url(self) -> str:

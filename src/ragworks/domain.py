@@ -34,6 +34,7 @@ class JobKind(enum.StrEnum):
     DROP_COLLECTION = "collection.drop"
     SERVICE_RUN = "service.run"
     CALLBACK = "callback.deliver"
+    STREAM_PUBLISH = "stream.publish"
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
-"""Callbacks: when a job that has a ``callback_url`` ends, POST its outcome there, signed.
+"""Callbacks and webhooks: POST a job's outcome to its ``callback_url``, or an event to a webhook, signed.
 
 The body is JSON; the header ``X-Ragworks-Signature: sha256=<hex>`` is the HMAC-SHA256 of the raw body
-under the callback secret. Deliveries are ``callback.deliver`` jobs: retried with backoff, and dead
-(replayable from the dead-letter list) when the receiver keeps failing.
+under the callback secret. Deliveries are ``callback.deliver`` jobs, enqueued in the transaction that
+records the outcome (``jobs/events.py`` decides which): retried with backoff, and dead (replayable from
+the dead-letter list) when the receiver keeps failing.
 """
 
 from __future__ import annotations
@@ -10,27 +11,36 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
 
 from ragworks import __version__
 from ragworks.config import Settings
-from ragworks.domain import Job, JobKind, JobResults, JobStatus
-from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.domain import Job, JobKind, JobResults
 from ragworks.errors import RagworksError
+from ragworks.jobs.events import outcome_body
 from ragworks.jobs.worker import Handler, JobContext
+
+__all__ = [
+    "EVENT_HEADER",
+    "SIGNATURE_HEADER",
+    "CallbackFailed",
+    "CallbackRejected",
+    "Callbacks",
+    "load_secret",
+    "outcome_body",
+    "sign",
+]
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Ragworks-Signature"
+EVENT_HEADER = "X-Ragworks-Event"  # the event id of a webhook delivery: receivers drop re-deliveries
 # Receiver answers that mean "never": retrying cannot help. 408 and 429 are worth another try.
 _FINAL_STATUSES = frozenset(range(400, 500)) - {408, 429}
 
@@ -81,29 +91,10 @@ def _create_secret(path: Path) -> None:
         draft.unlink()
 
 
-def outcome_body(job: Job) -> dict[str, Any]:
-    """What a receiver gets: the job's identity, final status, and its result or error."""
-    error = {"code": job.error_type, "message": job.error_message} if job.error_type else None
-    return {
-        "job_id": job.id,
-        "kind": job.kind,
-        "service": job.payload.get("service"),
-        "collection": job.collection,
-        "document_id": job.document_id,
-        "status": str(job.status),
-        "result": job.result if job.status == JobStatus.SUCCEEDED else None,
-        "error": error if job.status != JobStatus.SUCCEEDED else None,
-        "attempts": job.attempts,
-        "finished_at": job.finished_at,
-    }
-
-
 @dataclass(slots=True)
 class Callbacks:
-    """Enqueues deliveries when jobs end, and delivers them."""
+    """Delivers ``callback.deliver`` jobs (callbacks and webhooks)."""
 
-    queue: JobQueue
-    admin: JobAdmin
     secret: bytes
     timeout_s: float
     max_attempts: int
@@ -111,19 +102,6 @@ class Callbacks:
     def handlers(self) -> dict[str, Handler]:
         """The registry entries this class provides."""
         return {JobKind.CALLBACK: self.deliver}
-
-    async def on_finished(self, job: Job, status: JobStatus, _error: Exception | None) -> None:
-        """Enqueue a delivery for a job with a callback URL that has just succeeded or died."""
-        if not job.callback_url or job.kind == JobKind.CALLBACK:
-            return
-        if status not in (JobStatus.SUCCEEDED, JobStatus.DEAD):
-            return
-        stored = await anyio.to_thread.run_sync(self.admin.get, job.id)
-        body = json.dumps(outcome_body(stored), ensure_ascii=False, separators=(",", ":"))
-        payload = {"url": job.callback_url, "body": body, "for_job": job.id}
-        await anyio.to_thread.run_sync(
-            lambda: self.queue.enqueue(JobKind.CALLBACK, payload, max_attempts=self.max_attempts)
-        )
 
     async def deliver(self, jobs: list[Job], _ctx: JobContext) -> JobResults:
         """POST each delivery (concurrently); a failure is retried by the worker with backoff."""
@@ -150,6 +128,8 @@ class Callbacks:
             "X-Ragworks-Job": str(job.payload.get("for_job")),
             "X-Ragworks-Delivery": job.id,
         }
+        if job.payload.get("event_id") is not None:
+            headers[EVENT_HEADER] = str(job.payload["event_id"])
         try:
             response = await client.post(url, content=body, headers=headers)
         except httpx.HTTPError as exc:

@@ -17,6 +17,7 @@ import anyio
 from ragworks.config import JobSettings
 from ragworks.domain import Job, JobResults, JobStatus
 from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.errors import RagworksError
 from ragworks.jobs.retry import backoff_delay, is_permanent
 from ragworks.observability.metrics import Metrics
 
@@ -24,6 +25,16 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[Job], "JobContext"], Awaitable[JobResults]]
 FinishedHook = Callable[[Job, JobStatus, Exception | None], Awaitable[None]]
+UNKNOWN_FAILURE_STATUS = 500  # the status code recorded for an error that is not a RagworksError
+
+
+@dataclass(frozen=True, slots=True)
+class Chore:
+    """Work the worker repeats every ``every_s`` seconds while it runs (a purge of old rows, ...)."""
+
+    name: str
+    every_s: float
+    run: Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +82,8 @@ class Worker:
         settings: JobSettings,
         metrics: Metrics,
         on_finished: FinishedHook | None = None,
+        chores: Sequence[Chore] = (),
+        on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
     ) -> None:
         self.queue = queue
         self.admin = admin
@@ -79,6 +92,8 @@ class Worker:
         self.settings = settings
         self.metrics = metrics
         self.on_finished = on_finished
+        self.chores = chores
+        self.on_stop = on_stop  # called once lanes have stopped (handlers closing their clients)
         # at most 50 characters: the store keeps 64 (hostnames may have up to 253)
         self.owner = f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wake = {lane.name: asyncio.Event() for lane in lanes}
@@ -101,6 +116,7 @@ class Worker:
 
         self._stop_wake_ups = self.queue.on_wake_up(wake_up)
         self._tasks = [asyncio.create_task(self._run_lane(lane), name=lane.name) for lane in self.lanes]
+        self._tasks += [asyncio.create_task(self._repeat(chore), name=chore.name) for chore in self.chores]
 
     async def stop(self) -> None:
         """Stop leasing; jobs in flight keep their lease and are resumed by the next start."""
@@ -114,6 +130,11 @@ class Worker:
                 await task
         self._tasks = []
         await asyncio.gather(*self._finishing)  # outcomes already decided are recorded in full
+        for close in self.on_stop:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing a job handler failed")
 
     def notify(self) -> None:
         """Wake idle lanes: new jobs were enqueued."""
@@ -136,6 +157,14 @@ class Worker:
                     await asyncio.wait_for(wake.wait(), self.settings.poll_interval_s)
                 continue
             await self._run_batch(jobs)
+
+    async def _repeat(self, chore: Chore) -> None:
+        while True:
+            try:
+                await chore.run()
+            except Exception:
+                log.exception("a worker chore failed; it runs again later", extra={"chore": chore.name})
+            await asyncio.sleep(chore.every_s)
 
     async def _run_batch(self, jobs: list[Job]) -> None:
         by_kind: dict[str, list[Job]] = {}
@@ -221,7 +250,19 @@ class Worker:
                 retry_at = time.time() + delay
             message = str(error) or type(error).__name__
             code = getattr(error, "code", type(error).__name__)
-            status = await anyio.to_thread.run_sync(self.queue.fail, self.owner, job, code, message, retry_at)
+            # the HTTP-style status a dead job's events and stream replies report (502 for LLMError, ...)
+            status_code = error.status_code if isinstance(error, RagworksError) else UNKNOWN_FAILURE_STATUS
+            status = await anyio.to_thread.run_sync(
+                lambda: self.queue.fail(
+                    self.owner,
+                    job,
+                    code,
+                    message,
+                    retry_at,
+                    status_code=status_code,
+                    error_class=type(error).__name__,
+                )
+            )
             log.warning(
                 "job attempt failed",
                 extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "status": str(status)},

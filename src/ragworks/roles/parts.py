@@ -13,7 +13,10 @@ Builders are cheap; heavy resources load in each part's ``start()``.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
+
+import anyio
 
 from ragworks.config import Settings
 from ragworks.domain import Job, JobKind, JobStatus
@@ -25,6 +28,7 @@ from ragworks.engines.index.base import SearchIndex
 from ragworks.engines.index.providers import build_index
 from ragworks.engines.llm.base import LLM
 from ragworks.engines.llm.providers import build_llm
+from ragworks.engines.queue.base import EventLog
 from ragworks.engines.store.providers import StoreEngines, build_store
 from ragworks.ingest.analysis import Analyzer
 from ragworks.ingest.chunking import Chunker
@@ -34,7 +38,8 @@ from ragworks.ingest.pipeline import IngestPipeline
 from ragworks.jobs.callbacks import Callbacks, load_secret
 from ragworks.jobs.handlers import DocumentJobs
 from ragworks.jobs.service_jobs import ServiceJobs
-from ragworks.jobs.worker import Lane, Worker
+from ragworks.jobs.stream_publish import StreamDeliveries
+from ragworks.jobs.worker import Chore, Lane, Worker
 from ragworks.observability.metrics import Metrics
 from ragworks.services.registry import ServiceRegistry, load_registry
 from ragworks.services.retrieve import Retriever
@@ -140,7 +145,8 @@ def build_parser(settings: Settings) -> IsolatedParser:
 
 
 def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
-    """The job worker: ingest, maintenance, service and callback lanes with their handlers."""
+    """The job worker: ingest, maintenance, service, callback and stream lanes with their handlers, and
+    the purge of events older than ``events.retention_s``."""
     settings, stores = core.settings, core.stores
     pipeline = IngestPipeline(
         store=stores.store,
@@ -166,18 +172,22 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         blobs=core.blobs,
         pipeline=pipeline,
     )
+    # callbacks, webhooks and stream messages are enqueued by the queue with each outcome (the outbox)
     callbacks = Callbacks(
-        queue=stores.queue,
-        admin=stores.jobs,
         secret=load_secret(settings),
         timeout_s=settings.callbacks.timeout_s,
         max_attempts=settings.callbacks.max_attempts,
     )
-    handlers = {**documents.handlers(), **ServiceJobs(search.services).handlers(), **callbacks.handlers()}
+    streams = StreamDeliveries()
+    handlers = {
+        **documents.handlers(),
+        **ServiceJobs(search.services).handlers(),
+        **callbacks.handlers(),
+        **streams.handlers(),
+    }
 
     async def on_finished(job: Job, status: JobStatus, error: Exception | None) -> None:
         await documents.on_finished(job, status, error)
-        await callbacks.on_finished(job, status, error)
 
     jobs = settings.jobs
     lanes = [
@@ -186,7 +196,30 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
     lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
     lanes += [Lane(f"services-{n}", (JobKind.SERVICE_RUN,)) for n in range(settings.services.lanes)]
     lanes.append(Lane("callbacks", (JobKind.CALLBACK,), batch=8))
-    return Worker(stores.queue, stores.jobs, handlers, lanes, jobs, core.metrics, on_finished)
+    lanes.append(Lane("streams", (JobKind.STREAM_PUBLISH,), batch=32))
+    purge = Chore("events-purge", EVENT_PURGE_EVERY_S, lambda: purge_events(stores.events, settings))
+    return Worker(
+        stores.queue,
+        stores.jobs,
+        handlers,
+        lanes,
+        jobs,
+        core.metrics,
+        on_finished,
+        chores=[purge],
+        on_stop=[streams.close],
+    )
+
+
+EVENT_PURGE_EVERY_S = 600.0
+EVENT_PURGE_BATCH = 5000  # rows per delete: each is a short transaction
+
+
+async def purge_events(events: EventLog, settings: Settings) -> None:
+    """Delete events older than ``events.retention_s``, a batch at a time."""
+    before = time.time() - settings.events.retention_s
+    while await anyio.to_thread.run_sync(events.purge_events, before, EVENT_PURGE_BATCH) == EVENT_PURGE_BATCH:
+        pass
 
 
 def _chunker(embedder: Embedder, settings: Settings, max_tokens: int) -> Chunker:

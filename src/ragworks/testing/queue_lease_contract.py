@@ -8,7 +8,7 @@ import pytest
 
 from ragworks.domain import JobStatus
 from ragworks.engines.queue.base import JobAdmin, JobQueue
-from ragworks.errors import NotFound
+from ragworks.errors import Conflict, NotFound
 from ragworks.testing.queue_fixtures import (
     EXPIRED_S,
     KIND,
@@ -31,6 +31,19 @@ class EnqueueTest(QueueFixtures):
     def test_get_missing_job_is_not_found(self, admin: JobAdmin) -> None:
         with pytest.raises(NotFound):
             admin.get("missing")
+
+    def test_enqueue_with_a_chosen_id_uses_it(self, queue: JobQueue, admin: JobAdmin) -> None:
+        assert queue.enqueue(KIND, {}, job_id="a" * 32) == "a" * 32
+
+        assert admin.get("a" * 32).status == JobStatus.QUEUED
+
+    def test_enqueue_with_an_id_that_exists_is_a_conflict(self, queue: JobQueue, admin: JobAdmin) -> None:
+        queue.enqueue(KIND, {"first": True}, job_id="request-1")
+
+        with pytest.raises(Conflict):
+            queue.enqueue(KIND, {"first": False}, job_id="request-1")
+
+        assert admin.get("request-1").payload == {"first": True}
 
 
 class LeaseTest(QueueFixtures):

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from ragworks.domain import Job, JobStatus
+from ragworks.engines.queue.outbox import Event
 
 WakeUp = Callable[[], None]
 
@@ -22,7 +23,11 @@ class JobQueue(Protocol):
     def enqueue(self, kind: str, payload: dict[str, Any], **fields: Any) -> str:
         """Insert a queued job in its own transaction and announce it; returns its id.
 
-        ``fields``: ``collection``, ``document_id``, ``max_attempts``, ``callback_url``.
+        ``fields``: ``collection``, ``document_id``, ``max_attempts``, ``callback_url``, and ``job_id``
+        (at most 32 characters) to choose the id instead of a fresh one.
+
+        Raises:
+            Conflict: a job with that ``job_id`` exists.
         """
 
     def lease(self, owner: str, kinds: Sequence[str], limit: int, lease_s: float) -> list[Job]:
@@ -45,11 +50,24 @@ class JobQueue(Protocol):
         discarded)."""
 
     def complete_many(self, owner: str, results: dict[str, dict[str, Any]]) -> set[str]:
-        """``complete`` for each job in one transaction; returns the ids whose lease ``owner`` held."""
+        """``complete`` for each job in one transaction, with the events and deliveries each outcome
+        owes (``engines/queue/outbox.py``); returns the ids whose lease ``owner`` held."""
 
-    def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
+    def fail(
+        self,
+        owner: str,
+        job: Job,
+        error_type: str,
+        message: str,
+        retry_at: float | None,
+        *,
+        status_code: int | None = None,
+        error_class: str | None = None,
+    ) -> JobStatus:
         """Record a failed attempt in the job's history: ``failed`` until ``retry_at``, or ``dead``
-        when it is None.
+        when it is None. ``status_code`` (the error's HTTP-style status, 500 when unknown) and
+        ``error_class`` go into the history entry. A job that ends ``dead`` gets its events and
+        deliveries in the same transaction (``engines/queue/outbox.py``), like one that ``complete``s.
 
         Returns:
             The job's status afterwards; when the lease was lost nothing is recorded and the stored
@@ -116,3 +134,21 @@ class JobAdmin(Protocol):
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Number of jobs by (kind, status)."""
+
+
+class EventLog(Protocol):
+    """The history of job and document events (written by the queue's outbox): read and purge."""
+
+    def list_events(
+        self,
+        *,
+        after: int | None = None,
+        kind: str | None = None,
+        collection: str | None = None,
+        limit: int = 50,
+    ) -> list[Event]:
+        """Events oldest first with an id above ``after`` (a reader's cursor), or newest first when
+        ``after`` is None; filtered by exact ``kind`` and ``collection``."""
+
+    def purge_events(self, before: float, limit: int) -> int:
+        """Delete up to ``limit`` of the oldest events created before ``before``; returns how many."""

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from sqlalchemy import text
 
 from ragworks.engines.queue.base import WakeUp
+from ragworks.engines.queue.outbox import DeliveryRouter
 from ragworks.engines.queue.pg_listener import NotificationListener
 from ragworks.engines.queue.sql import SqlJobQueue
 from ragworks.engines.store.postgres import PostgresDatabase
@@ -25,8 +26,8 @@ JOBS_CHANNEL = "ragworks_jobs"  # the channel the migration's trigger notifies
 class PostgresJobQueue(SqlJobQueue):
     """Jobs in the PostgreSQL database; wake-ups reach the workers of every process on it."""
 
-    def __init__(self, db: PostgresDatabase) -> None:
-        super().__init__(db)
+    def __init__(self, db: PostgresDatabase, router: DeliveryRouter | None = None) -> None:
+        super().__init__(db, router)
         self.db: PostgresDatabase = db
         self._lock = threading.Lock()
         self._listener: NotificationListener | None = None

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ragworks.domain import Job, JobStatus
 from ragworks.engines.queue.base import WakeUp
+from ragworks.engines.queue.job_rows import insert_job, job_row
+from ragworks.engines.queue.outbox import DeliveryRouter, record_outcomes
 from ragworks.engines.store.rows import job_from_row
 from ragworks.engines.store.schema import jobs
 from ragworks.errors import Conflict, NotFound
@@ -18,58 +20,33 @@ from ragworks.errors import Conflict, NotFound
 # Statuses a worker may lease: queued, failed (waiting for its retry), running with an expired lease.
 _RUNNABLE = (JobStatus.QUEUED, JobStatus.FAILED)
 
-
-def insert_job(conn: Connection, **fields: Any) -> str:
-    """Insert a queued job (see ``job_row`` for the fields) inside the caller's transaction; returns its id."""
-    row = job_row(**fields)
-    conn.execute(insert(jobs).values(**row))
-    return str(row["id"])
-
-
-def job_row(
-    *,
-    kind: str,
-    payload: dict[str, Any],
-    collection: str | None = None,
-    document_id: str | None = None,
-    max_attempts: int = 4,
-    callback_url: str | None = None,
-) -> dict[str, Any]:
-    """The ``jobs`` row of a new queued job with a fresh id (callers may insert many at once)."""
-    now = time.time()
-    return {
-        "id": uuid.uuid4().hex,
-        "kind": kind,
-        "status": JobStatus.QUEUED,
-        "payload": payload,
-        "collection": collection,
-        "document_id": document_id,
-        "attempts": 0,
-        "max_attempts": max_attempts,
-        "next_run_at": now,
-        "progress": 0.0,
-        "callback_url": callback_url,
-        "history": [],
-        "created_at": now,
-        "updated_at": now,
-    }
+__all__ = ["SqlJobQueue", "insert_job", "job_row"]  # the row builders stay importable from here
 
 
 class SqlJobQueue:
     """Jobs stored in the ``jobs`` table of the metadata database (see ``JobQueue`` and ``JobAdmin``).
 
     Wake-ups reach the workers of this process only: the embedded profile's one process owns the
-    database file.
+    database file. A job that succeeds or dies gets its events and the deliveries ``router`` names in
+    the transaction that records it (``outbox.record_outcomes``); without a router only the events.
     """
 
-    def __init__(self, db: Any) -> None:
+    def __init__(self, db: Any, router: DeliveryRouter | None = None) -> None:
         self.db = db
+        self.router = router
         self._listeners: list[WakeUp] = []
 
     def enqueue(self, kind: str, payload: dict[str, Any], **fields: Any) -> str:
-        """Insert a queued job in its own transaction and announce it; returns its id."""
-        with self.db.writer.begin() as conn:
-            job_id = insert_job(conn, kind=kind, payload=payload, **fields)
+        """Insert a queued job in its own transaction and announce it; returns its id.
+
+        Raises:
+            Conflict: ``job_id`` was given and a job with that id exists.
+        """
+        try:
+            with self.db.writer.begin() as conn:
+                job_id = insert_job(conn, kind=kind, payload=payload, **fields)
+        except IntegrityError as exc:
+            raise Conflict(f"job '{fields.get('job_id')}' exists already") from exc
         self._call_listeners()  # other processes, where there are any, learn it from the database
         return job_id
 
@@ -176,21 +153,48 @@ class SqlJobQueue:
                 updated_at=now,
             )
         )
+        owed = 0
         with self.db.writer.begin() as conn:
             held = set(conn.execute(held_query).scalars())
             if held:
                 conn.execute(finish, [{"job_id": i, "job_result": results[i]} for i in held])
+                owed = record_outcomes(conn, self.router, self._stored(conn, held))
+        if owed:
+            self._call_listeners()  # deliveries to run; other processes learn it from the database
         return held
 
-    def fail(self, owner: str, job: Job, error_type: str, message: str, retry_at: float | None) -> JobStatus:
+    def fail(
+        self,
+        owner: str,
+        job: Job,
+        error_type: str,
+        message: str,
+        retry_at: float | None,
+        *,
+        status_code: int | None = None,
+        error_class: str | None = None,
+    ) -> JobStatus:
         """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None.
+
+        ``status_code`` and ``error_class`` (the HTTP-style status and exception class of the error)
+        go into the history entry; a dead job's events and replies report them.
 
         Returns the status the job has afterwards: when the lease was lost (the job was cancelled or
         taken over), nothing is recorded and the stored status is returned.
         """
         now = time.time()
         status = JobStatus.FAILED if retry_at is not None else JobStatus.DEAD
-        entry = {"attempt": job.attempts, "at": now, "error_type": error_type, "message": message}
+        entry: dict[str, Any] = {
+            "attempt": job.attempts,
+            "at": now,
+            "error_type": error_type,
+            "message": message,
+        }
+        if status_code is not None:
+            entry["status_code"] = status_code
+        if error_class is not None:
+            entry["error_class"] = error_class
+        owed = 0
         with self.db.writer.begin() as conn:
             history = conn.execute(select(jobs.c.history).where(jobs.c.id == job.id)).scalar_one_or_none()
             changed = conn.execute(
@@ -211,6 +215,10 @@ class SqlJobQueue:
             if not changed:
                 stored = conn.execute(select(jobs.c.status).where(jobs.c.id == job.id)).scalar_one()
                 return JobStatus(stored)
+            if status == JobStatus.DEAD:
+                owed = record_outcomes(conn, self.router, self._stored(conn, [job.id]))
+        if owed:
+            self._call_listeners()
         return status
 
     def get(self, job_id: str) -> Job:
@@ -305,6 +313,12 @@ class SqlJobQueue:
                     .values(lease_expires_at=now - 1, updated_at=now)
                 ).rowcount
             )
+
+    @staticmethod
+    def _stored(conn: Connection, job_ids: Sequence[str] | set[str]) -> Sequence[Job]:
+        """Jobs as stored now, inside the caller's transaction (oldest first: events keep that order)."""
+        rows = conn.execute(select(jobs).where(jobs.c.id.in_(list(job_ids))).order_by(jobs.c.created_at))
+        return [job_from_row(r) for r in rows]
 
     @staticmethod
     def _held(owner: str, job_ids: Sequence[str]) -> Any:

@@ -2,6 +2,8 @@
 
 The store, the chunk records and the job queue live in one database: a document and its ingest job are
 written in one transaction, so the three adapters of a scheme are built together on one connection.
+The queue gets the event router the settings configure: a job's outcome, its events and their
+deliveries are written in one transaction too (``engines/queue/outbox.py``).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ragworks.config import Settings
-from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.engines.queue.base import EventLog, JobAdmin, JobQueue
 from ragworks.engines.store.base import ChunkStore, Database, MetadataStore
+from ragworks.jobs.events import EventRouter  # pure routing rules: which deliveries an outcome owes
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,27 +26,30 @@ class StoreEngines:
     chunks: ChunkStore
     queue: JobQueue
     jobs: JobAdmin
+    events: EventLog
 
 
 def _sqlite(settings: Settings) -> StoreEngines:
     from ragworks.engines.queue.sql import SqlJobQueue
+    from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
     from ragworks.engines.store.sql_chunks import SqlChunkStore
 
     db = SqlDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
-    queue = SqlJobQueue(db)
-    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue)
+    queue = SqlJobQueue(db, EventRouter.from_settings(settings))
+    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue, SqlEventLog(db))
 
 
 def _postgres(settings: Settings) -> StoreEngines:
     from ragworks.engines.queue.postgres import PostgresJobQueue
+    from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.postgres import PostgresDatabase
     from ragworks.engines.store.sql import SqlMetadataStore
     from ragworks.engines.store.sql_chunks import SqlChunkStore
 
     db = PostgresDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
-    queue = PostgresJobQueue(db)
-    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue)
+    queue = PostgresJobQueue(db, EventRouter.from_settings(settings))
+    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue, SqlEventLog(db))
 
 
 STORES: dict[str, Callable[[Settings], StoreEngines]] = {

@@ -100,3 +100,18 @@ jobs = Table(
     Index("ix_jobs_status_next_run", "status", "next_run_at"),
     Index("ix_jobs_created", "created_at"),
 )
+
+events = Table(
+    "events",
+    metadata,
+    # 64-bit ids, never reused: readers page through the history with ``after=<id>``
+    Column("id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(64), nullable=False),
+    Column("job_id", String(32)),
+    Column("collection", String(64)),
+    Column("document_id", String(512)),
+    Column("payload", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_events_created", "created_at"),
+    sqlite_autoincrement=True,
+)
