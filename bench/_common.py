@@ -315,6 +315,7 @@ class Server:
     data_dir: Path
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
+    args: list[str] = field(default_factory=list)  # more `ragworks serve` options
     process: subprocess.Popen[bytes] | None = None
     sampler: RssSampler | None = None
     start_s: float = 0.0
@@ -328,7 +329,7 @@ class Server:
         log_dir = BENCH_DIR / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "ragworks", "serve", "--port", str(self.port)]
-        command += ["--data-dir", str(self.data_dir)]
+        command += ["--data-dir", str(self.data_dir), *self.args]
         env = os.environ | {"RAGWORKS_LOG_LEVEL": "WARNING", "HF_HUB_OFFLINE": "1"} | self.env
         started = time.perf_counter()
         with (log_dir / f"server-{self.data_dir.name}.log").open("ab") as log:

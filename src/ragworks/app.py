@@ -12,12 +12,13 @@ from ragworks import __version__
 from ragworks.api.docs import install_docs
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
-from ragworks.api.routes import collections, documents, jobs, openai_compat, services, system
+from ragworks.api.routes import collections, documents, events, jobs, openai_compat, services, system
 from ragworks.api.schemas import ErrorResponse
 from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.observability.middleware import RequestContextMiddleware
 from ragworks.roles.embedded import build_embedded
+from ragworks.streams.config import StreamsConfig
 
 DESCRIPTION = """
 Upload documents (PDF, DOCX, HWP/HWPX, HTML, Markdown, text in any encoding, JSON), watch the jobs that
@@ -42,6 +43,7 @@ def create_app(
     container: Container | None = None,
     workers: bool = True,
     freeze_heap: bool = False,
+    streams: StreamsConfig | None = None,
 ) -> FastAPI:
     """Build the app on ``container`` (default: the embedded role on ``settings``); engines start in
     the lifespan, not here.
@@ -50,6 +52,8 @@ def create_app(
     are left out of the garbage collector's passes until shutdown: they live as long as the process, and
     a full pass over them (hundreds of thousands: torch, the model, every imported module) stalled
     every request in flight for up to 400 ms.
+
+    ``streams`` (``ragworks serve --streams FILE``) are consumed in this process once the engines run.
     """
     if container is None:
         container = build_embedded(settings or Settings())
@@ -57,6 +61,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await container.start(workers=workers)
+        consumers = None
+        if streams is not None:
+            from ragworks.streams.in_process import InProcessStreams
+
+            consumers = InProcessStreams(streams, container)
+            consumers.start()
         if freeze_heap:
             gc.collect()  # start-up garbage goes first, not into the frozen set
             gc.freeze()
@@ -65,6 +75,8 @@ def create_app(
         finally:
             if freeze_heap:
                 gc.unfreeze()
+            if consumers is not None:
+                await consumers.stop()
             await container.stop()
 
     app = FastAPI(
@@ -79,7 +91,7 @@ def create_app(
     app.state.container = container
     install_error_handlers(app)
     install_docs(app)
-    for router in (system.router, collections.router, documents.router, jobs.router):
+    for router in (system.router, collections.router, documents.router, jobs.router, events.router):
         app.include_router(router)
     app.include_router(services.build_router(container.registry))
     app.include_router(openai_compat.router)

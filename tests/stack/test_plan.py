@@ -103,3 +103,25 @@ def test_a_taken_port_fails_before_postgres_is_created(data_dir: Path) -> None:
         ):
             plan_stack(_config(data_dir, server={"port": port}), None)
     assert not (data_dir / "postgres").exists()
+
+
+def test_a_streams_file_adds_named_consumers(data_dir: Path) -> None:
+    streams = data_dir.parent / "streams.toml"
+    streams.write_text('[[sources]]\nurl = "redis://127.0.0.1:1/0"\nstream = "docs"\ncollection = "news"\n')
+    config = _config(data_dir, store={"url": OWN_DATABASE})
+    config.stack = StackSection(workers=1, streams=Path("streams.toml"), consumers=2)
+    plan = plan_stack(config, data_dir.parent / "ragworks.toml")  # relative to the config file
+    consumers = [s for s in plan.specs if s.name.startswith("consumer-")]
+    assert [(s.name, s.tier) for s in consumers] == [("consumer-1", 2), ("consumer-2", 2)]
+    assert list(consumers[0].argv)[-3:] == ["consume", "--config", str(streams.resolve())]
+    assert consumers[1].env is not None and consumers[1].env["RAGWORKS_CONSUMER_NAME"] == "consumer-2"
+    assert consumers[1].env["RAGWORKS_STORE__URL"] == OWN_DATABASE
+
+
+def test_a_bad_streams_file_stops_the_plan(data_dir: Path) -> None:
+    streams = data_dir.parent / "streams.toml"
+    streams.write_text('[[sources]]\nurl = "redis://h"\nstream = "docs"\n')  # no collection
+    config = _config(data_dir, store={"url": OWN_DATABASE})
+    config.stack = StackSection(streams=streams)
+    with pytest.raises(StackError, match=r"\[stack\] streams: .*needs `collection`"):
+        plan_stack(config, None)

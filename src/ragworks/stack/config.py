@@ -30,6 +30,11 @@ class StackSection(_Section):
 
     workers: int = Field(2, ge=0, description="`ragworks worker` processes.")
     api_workers: int = Field(1, ge=1, description="HTTP processes of the API (`ragworks api --workers`).")
+    streams: Path | None = Field(
+        None,
+        description="A streams file (docs/streams.md): run `ragworks consume` on it; relative to this file.",
+    )
+    consumers: int = Field(1, ge=1, description="`ragworks consume` processes when `streams` is set.")
     ready_timeout_s: float = Field(180.0, gt=0, description="How long each process may take to be ready.")
     stop_timeout_s: float = Field(30.0, gt=0, description="Grace period after SIGTERM before SIGKILL.")
     restart_delay_s: float = Field(1.0, gt=0, description="First delay before restarting a crashed process.")

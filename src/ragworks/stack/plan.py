@@ -1,7 +1,7 @@
 """What ``ragworks up`` runs: the config and settings turned into process specs, in start order.
 
 Tier 0 holds the servers (PostgreSQL unless ``store.url`` names a database, Redis when enabled), tier 1
-the API, tier 2 the workers; each process gets the settings through its environment, with the URL of
+the API, tier 2 the workers and the stream consumers (when ``[stack] streams`` names a file); each process gets the settings through its environment, with the URL of
 the stack's database and the PostgreSQL index filled in.
 """
 
@@ -21,7 +21,7 @@ from ragworks.engines.index.providers import PROCESS_LOCAL
 from ragworks.stack import StackError
 from ragworks.stack.config import StackConfig, resolve_settings, settings_env
 from ragworks.stack.postgres import StackPostgres
-from ragworks.stack.probes import connect_host, http_ok, log_says
+from ragworks.stack.probes import Probe, connect_host, http_ok, log_says
 from ragworks.stack.process import ProcessSpec
 from ragworks.stack.redis import redis_spec, redis_url
 from ragworks.stack.runfiles import RunDir
@@ -84,6 +84,8 @@ def plan_stack(
     stack = config.stack
     specs.append(_api_spec(child, env, stack.api_workers if api_workers is None else api_workers))
     specs += _worker_specs(child, env, run_dir, stack.workers if workers is None else workers)
+    if stack.streams is not None:
+        specs += _consumer_specs(child, _streams_file(stack.streams, source), env, run_dir, stack.consumers)
     check_ports(specs)  # before the slow part: a taken port fails at once
     if postgres is not None and postgres.prepare():
         notes.append(f"created a PostgreSQL cluster in {postgres.data}")
@@ -122,14 +124,51 @@ def _api_spec(settings: Settings, env: dict[str, str], http_workers: int) -> Pro
 
 def _worker_specs(settings: Settings, env: dict[str, str], run_dir: RunDir, count: int) -> list[ProcessSpec]:
     """``count`` times ``ragworks worker``."""
-    # the worker role logs "worker started" (INFO) once its engines have started; with a quieter log
-    # level a worker counts as ready as soon as it runs
-    says_started = logging.getLevelNamesMapping().get(settings.log_level.upper(), 0) <= logging.INFO
     specs = []
     for n in range(1, count + 1):
         name = f"worker-{n}"
-        ready = log_says(run_dir.log_path(name), "worker started") if says_started else None
+        ready = _logs_ready(settings, run_dir, name, "worker started")
         specs.append(ProcessSpec(name, [*PYTHON, "worker"], env=env, tier=2, ready=ready))
+    return specs
+
+
+def _logs_ready(settings: Settings, run_dir: RunDir, name: str, line: str) -> Probe | None:
+    """Ready once the process logs ``line`` (INFO, after its engines started); with a quieter log
+    level, as soon as it runs."""
+    if logging.getLevelNamesMapping().get(settings.log_level.upper(), 0) > logging.INFO:
+        return None
+    return log_says(run_dir.log_path(name), line)
+
+
+def _streams_file(path: Path, source: Path | None) -> Path:
+    """The streams file, relative to the stack's config file, checked now (StackError when invalid)."""
+    from ragworks.streams.config import ConfigError, load_streams_config
+
+    resolved = path if path.is_absolute() or source is None else source.parent / path
+    try:
+        load_streams_config(resolved)
+    except ConfigError as exc:
+        raise StackError(f"[stack] streams: {exc}") from None
+    return resolved.resolve()
+
+
+def _consumer_specs(
+    settings: Settings, streams: Path, env: dict[str, str], run_dir: RunDir, count: int
+) -> list[ProcessSpec]:
+    """``count`` times ``ragworks consume``, each under its own stable name in the consumer groups (a
+    restarted consumer gets back the messages it had not acknowledged)."""
+    specs = []
+    for n in range(1, count + 1):
+        name = f"consumer-{n}"
+        specs.append(
+            ProcessSpec(
+                name,
+                [*PYTHON, "consume", "--config", str(streams)],
+                env=env | {"RAGWORKS_CONSUMER_NAME": name},
+                tier=2,
+                ready=_logs_ready(settings, run_dir, name, "consumer started"),
+            )
+        )
     return specs
 
 
