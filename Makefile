@@ -30,9 +30,9 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Servers the tests start that come from Debian's packages (PostgreSQL comes from a wheel): installed
+# Servers and the browser the tests start, from Debian's packages (PostgreSQL and NATS come from wheels): installed
 # with apt-get when missing and this user can; elsewhere the tests that need one skip, saying why.
-SYSTEM_PACKAGES := redis-server
+SYSTEM_PACKAGES := redis-server chromium prometheus
 
 system-packages:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
