@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 30.0
 _DEPTH_CHECK_S = 1.0
+_LAG_CHECK_S = 5.0
 
 
 @dataclass
@@ -46,6 +47,7 @@ class SourceConsumer:
     _stopping: anyio.Event = field(default_factory=anyio.Event)
     _depth_checked_at: float = 0.0
     _over_limit: bool = False
+    _lag_checked_at: float = float("-inf")
 
     @property
     def name(self) -> str:
@@ -78,8 +80,8 @@ class SourceConsumer:
     async def step(self) -> int:
         """Fetch, handle and acknowledge one batch; returns its size."""
         messages = await self.source.fetch(self.consumer.batch, self.consumer.wait_s)
+        await self._update_lag()
         if not messages:
-            await self._update_lag()
             return 0
         redelivered = sum(1 for m in messages if m.deliveries > 1)
         if redelivered:
@@ -207,6 +209,10 @@ class SourceConsumer:
         return self._over_limit
 
     async def _update_lag(self) -> None:
+        now = time.monotonic()
+        if now - self._lag_checked_at < _LAG_CHECK_S:
+            return
+        self._lag_checked_at = now
         lag = await self.source.lag()
         if lag is not None:
             self.metrics.lag.labels(self.name).set(lag)
