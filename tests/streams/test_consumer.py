@@ -95,20 +95,22 @@ async def test_messages_become_documents_and_poison_goes_to_the_dead_letter_stre
         {"id": "a2", "text": {"not": "a string"}},
         {"id": "a3", "text": "the third article"},
         {"id": "bad\x00id", "text": "an id the store refuses"},
+        {"id": "blank", "text": "  \n "},
     )
-    assert await _drain(consumer) == 5
+    assert await _drain(consumer) == 6
 
     store = core.stores.store
     assert store.get_document("news", "a1").metadata == {"author": "kim"}
     assert store.get_document("news", "a3").title is None
     letters = await _read_all(redis_url, source.dead_letter or "")
-    assert [m.headers["ragworks.errors.stage"] for m in letters] == ["decode", "map", "accept"]
+    assert [m.headers["ragworks.errors.stage"] for m in letters] == ["decode", "map", "accept", "accept"]
     assert letters[0].value == b"{broken json"  # the original body, for a replay
     first = letters[0].headers
     assert first["trace"] == "t-1" and first["ragworks.errors.source.stream"] == source.stream
     assert first["ragworks.errors.source.position"] and first["ragworks.errors.class"] == "Unmappable"
     assert "not JSON" in first["ragworks.errors.message"] and first["ragworks.errors.attempts"] == "1"
     assert letters[2].headers["ragworks.errors.status_code"] == "400"
+    assert "empty" in letters[3].headers["ragworks.errors.message"].lower()
     assert (
         _sample(consumer, "ragworks_stream_messages_total", {"source": source.name, "outcome": "created"})
         == 2
@@ -117,7 +119,7 @@ async def test_messages_become_documents_and_poison_goes_to_the_dead_letter_stre
         _sample(
             consumer, "ragworks_stream_messages_total", {"source": source.name, "outcome": "dead_lettered"}
         )
-        == 3
+        == 4
     )
     await consumer.close()
 
