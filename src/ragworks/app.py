@@ -13,12 +13,14 @@ from ragworks.api.docs import install_docs
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
 from ragworks.api.routes import collections, documents, events, jobs, openai_compat, services, system
+from ragworks.api.routes import usage as usage_routes
 from ragworks.api.schemas import ErrorResponse
 from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.observability.middleware import RequestContextMiddleware
 from ragworks.roles.embedded import build_embedded
 from ragworks.streams.config import StreamsConfig
+from ragworks.ui import routes as dashboard_routes
 
 DESCRIPTION = """
 Upload documents (PDF, DOCX, HWP/HWPX, HTML, Markdown, text in any encoding, JSON), watch the jobs that
@@ -95,6 +97,8 @@ def create_app(
         app.include_router(router)
     app.include_router(services.build_router(container.registry))
     app.include_router(openai_compat.router)
+    app.include_router(usage_routes.router)  # /v1/usage: rollups of the request log
+    app.include_router(dashboard_routes.router)  # /ui and the /v1/admin endpoints it reads
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.server.max_upload_bytes)
     app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
     return app

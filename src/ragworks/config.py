@@ -75,6 +75,13 @@ class JobSettings(BaseModel):
     )
     heartbeat_s: float = Field(5.0, gt=0, description="How often a worker extends its leases (< lease_s).")
     poll_interval_s: float = 1.0
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="`ragworks worker` serves Prometheus metrics on this port (0: off); the API and "
+        "`ragworks serve` serve them on GET /metrics.",
+    )
 
 
 class StoreSettings(BaseModel):
@@ -114,8 +121,47 @@ class RedisSettings(BaseModel):
 
 
 class EmbedSettings(BaseModel):
-    provider: Literal["minilm"] = Field(
-        "minilm", description="Embedder: 'minilm' = the bundled all-MiniLM-L6-v2, in-process."
+    provider: Literal["minilm", "remote", "openai"] = Field(
+        "minilm",
+        description="Embedder: 'minilm' = the bundled all-MiniLM-L6-v2, in-process; 'remote' = a "
+        "`ragworks model-serve` over gRPC (embed.url); 'openai' = any OpenAI-compatible /v1/embeddings "
+        "server (embed.base_url: TEI, Infinity, vLLM, Ollama, model-serve's HTTP side).",
+    )
+    url: str | None = Field(None, description="'remote': the model service's gRPC target, host:port.")
+    base_url: str | None = Field(
+        None, description="'openai': the server's API root, e.g. http://127.0.0.1:8081/v1."
+    )
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="'remote', 'openai': the model the service serves (checked at start for 'remote'; "
+        "sent with each request for 'openai').",
+    )
+    api_key: SecretStr = Field(SecretStr("none"), description="'openai': API key (local servers ignore it).")
+    dimension: int | None = Field(
+        None,
+        ge=1,
+        description="'remote', 'openai': vector length; unset = known from the model's name (MiniLM: 384), "
+        "else set it. Checked against the service at start.",
+    )
+    max_tokens: int | None = Field(
+        None, ge=1, description="'remote', 'openai': the model's input limit; unset = known from its name."
+    )
+    languages: list[str] | None = Field(
+        None,
+        description="'remote', 'openai': ISO 639-1 codes the model understands (hybrid search gives the "
+        "vector leg weight only for these); unset = known from the model's name.",
+    )
+    timeout_s: float = Field(
+        30.0, gt=0, description="'remote', 'openai': deadline of one call embedding documents, and of start."
+    )
+    query_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        description="'remote', 'openai': deadline of one query embedding or token count; a search whose "
+        "model service is down answers 503 within it.",
+    )
+    batch_texts: int = Field(
+        64, ge=1, le=4096, description="'remote', 'openai': documents sent per call at most."
     )
     query_cache: Literal["process", "redis"] = Field(
         "process",
@@ -232,6 +278,62 @@ class EventSettings(BaseModel):
     )
 
 
+class UsageSettings(BaseModel):
+    enabled: bool = Field(True, description="Write the request log and roll usage up into the database.")
+    log_path: Path | None = Field(
+        None, description="The request log (JSON lines); unset = <data_dir>/logs/requests.jsonl."
+    )
+    log_max_bytes: int = Field(
+        50 * 1024 * 1024,
+        ge=1024,
+        description="Size at which the request log is rotated (requests.jsonl.1, ...).",
+    )
+    log_backups: int = Field(5, ge=0, description="Rotated request logs kept; the oldest is deleted.")
+    flush_interval_s: float = Field(
+        10.0, gt=0, description="How often each API process adds its in-memory rollups to the database."
+    )
+    query_max_chars: int = Field(
+        200, ge=1, le=4000, description="Longest query text kept in the log and the query rollups."
+    )
+    top_queries_per_day: int = Field(
+        1000,
+        ge=1,
+        description="Queries kept per day in the rollups: the most frequent, and the most frequent "
+        "without results; rarer ones are pruned so the table stays bounded.",
+    )
+
+
+class ModelServiceSettings(BaseModel):
+    """``ragworks model-serve``: the embedder (and optionally the LLM) served over gRPC and HTTP."""
+
+    host: str = Field("127.0.0.1", description="Interface both servers listen on.")
+    grpc_port: int = Field(50051, ge=0, le=65535, description="Port of the gRPC ModelService.")
+    http_port: int = Field(
+        8090, ge=0, le=65535, description="Port of the OpenAI-compatible HTTP API (/v1/embeddings)."
+    )
+    max_batch_tokens: int = Field(
+        8192, ge=1, description="Token budget of one forward pass formed from concurrent requests."
+    )
+    max_wait_ms: float = Field(
+        2.0, ge=0, description="How long a batch waits for more requests after its first one arrived."
+    )
+    max_queue_texts: int = Field(
+        4096,
+        ge=1,
+        description="Texts waiting at most; requests past it are refused (RESOURCE_EXHAUSTED / HTTP 429).",
+    )
+    max_texts_per_request: int = Field(
+        2048, ge=1, description="Texts one request may carry (INVALID_ARGUMENT / HTTP 400 above)."
+    )
+    max_text_chars: int = Field(
+        100_000, ge=1, description="Characters one text may have (INVALID_ARGUMENT / HTTP 400 above)."
+    )
+    serve_llm: bool = Field(
+        False, description="Also serve the LLM that llm.provider names (Generate, /v1/completions)."
+    )
+    retry_after_s: int = Field(1, ge=1, description="Retry-After sent with HTTP 429 when the queue is full.")
+
+
 class Settings(BaseSettings):
     """Everything configurable; validated at start-up and passed in, never read from globals."""
 
@@ -255,6 +357,8 @@ class Settings(BaseSettings):
     services: ServiceSettings = ServiceSettings()
     callbacks: CallbackSettings = CallbackSettings()
     events: EventSettings = EventSettings()
+    usage: UsageSettings = UsageSettings()
+    model_service: ModelServiceSettings = ModelServiceSettings()
 
     @property
     def database_url(self) -> str:

@@ -45,6 +45,8 @@ class Collection:
     created_at: float = 0.0
     document_count: int = 0
     chunk_count: int = 0
+    embed_model: str | None = None  # the model that made its vectors, recorded by the first ingest
+    embed_dimension: int | None = None
 
 
 @dataclass(slots=True)

@@ -73,3 +73,12 @@ class Busy(RagworksError):
 
     status_code = 503
     code = "busy"
+
+
+class EmbedderUnavailable(RagworksError):
+    """The embedding model runs in another process (``embed.provider = 'remote'`` or ``'openai'``) that
+    did not answer in time; vector and hybrid searches fail fast, keyword search keeps working, and
+    ingest jobs retry later."""
+
+    status_code = 503
+    code = "embedder_unavailable"

@@ -125,3 +125,13 @@ def test_a_bad_streams_file_stops_the_plan(data_dir: Path) -> None:
     config.stack = StackSection(streams=streams)
     with pytest.raises(StackError, match=r"\[stack\] streams: .*needs `collection`"):
         plan_stack(config, None)
+
+
+def test_each_worker_gets_its_own_metrics_port(data_dir: Path) -> None:
+    config = _config(data_dir, store={"url": OWN_DATABASE}, jobs={"metrics_port": 9400})
+    config.stack = StackSection(workers=3)
+    plan = plan_stack(config, None)
+    ports = [
+        s.env["RAGWORKS_JOBS__METRICS_PORT"] for s in plan.specs if s.name.startswith("worker-") and s.env
+    ]
+    assert ports == ["9400", "9401", "9402"]

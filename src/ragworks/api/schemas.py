@@ -35,6 +35,13 @@ class CollectionOut(BaseModel):
     created_at: float = Field(..., description="Unix time.")
     document_count: int = Field(..., description="Documents not deleted.")
     chunk_count: int = Field(..., description="Searchable chunks.")
+    embed_model: str | None = Field(
+        None,
+        description="The embedding model that made its vectors, recorded by its first ingest (null until "
+        "then); ingesting or vector search with another model is refused (409).",
+        examples=["all-MiniLM-L6-v2"],
+    )
+    embed_dimension: int | None = Field(None, description="Length of its vectors.", examples=[384])
 
     @classmethod
     def of(cls, c: Collection) -> CollectionOut:
@@ -45,6 +52,8 @@ class CollectionOut(BaseModel):
             created_at=c.created_at,
             document_count=c.document_count,
             chunk_count=c.chunk_count,
+            embed_model=c.embed_model,
+            embed_dimension=c.embed_dimension,
         )
 
 

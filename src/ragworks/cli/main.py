@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from ragworks.cli import client_commands, consume, eval_command, new_service, scaled, stack_commands
+from ragworks.cli.model_serve import model_serve
+from ragworks.cli.usage_command import usage as usage_command
 
 app = typer.Typer(help="ragworks: ingest documents, search them, serve AI services.", no_args_is_help=True)
 
@@ -62,5 +64,7 @@ app.command("logs")(stack_commands.logs)
 app.command("ingest")(client_commands.ingest)
 app.command("search")(client_commands.search)
 app.command("jobs")(client_commands.jobs)
+app.command("usage")(usage_command)
 app.command("eval")(eval_command.run_eval)
 app.command("new-service")(new_service.new_service)
+app.command("model-serve")(model_serve)

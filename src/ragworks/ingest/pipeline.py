@@ -19,7 +19,7 @@ import numpy as np
 
 from ragworks.domain import DocumentStatus, JobResults, NewChunk
 from ragworks.engines.blob.base import BlobStore
-from ragworks.engines.embed.base import Embedder
+from ragworks.engines.embed.base import Embedder, EmbeddingModelMismatch, same_model
 from ragworks.engines.index.base import IndexEntry, SearchIndex
 from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.ingest.analysis import Analyzer
@@ -118,10 +118,36 @@ class IngestPipeline:
             return None
 
     def _embed_and_index(self, group: list[_Work], outcome: JobResults, progress: Progress) -> None:
+        group = self._same_model_only(group, outcome)
+        if not group:
+            return
         self._analyze_and_embed(group, progress)
         progress([w.item.job_id for w in group], 0.8, "index")
         with self.metrics.stage("index"):
             self._index(group, outcome)
+
+    def _same_model_only(self, group: list[_Work], outcome: JobResults) -> list[_Work]:
+        """The work whose collections hold (or, first ingest, will now hold) this embedder's vectors;
+        the rest fail with ``EmbeddingModelMismatch`` (409: a retry would meet the same model)."""
+        own = (self.embedder.name, self.embedder.dimension)
+        refusals: dict[str, Exception | None] = {}
+        for name in dict.fromkeys(w.item.collection for w in group):
+            try:
+                recorded = self.store.claim_embedding_model(name, *own)
+            except Exception as exc:  # the collection's jobs fail; others go on
+                refusals[name] = exc
+                continue
+            refusals[name] = (
+                None if same_model(recorded, *own) else EmbeddingModelMismatch(name, recorded, own)
+            )
+        kept: list[_Work] = []
+        for w in group:
+            refusal = refusals[w.item.collection]
+            if refusal is None:
+                kept.append(w)
+            else:
+                outcome[w.item.job_id] = refusal
+        return kept
 
     def _mark_processing(self, items: Sequence[IngestItem]) -> JobResults:
         """Mark every item's version processing at once; returns the items that could not be marked."""

@@ -11,12 +11,14 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 
 from ragworks.config import JobSettings
 from ragworks.domain import Job, JobResults, JobStatus
 from ragworks.engines.queue.base import JobAdmin, JobQueue
+from ragworks.engines.store.workers import WorkerRegistry
 from ragworks.errors import RagworksError
 from ragworks.jobs.retry import backoff_delay, is_permanent
 from ragworks.observability.metrics import Metrics
@@ -84,6 +86,8 @@ class Worker:
         on_finished: FinishedHook | None = None,
         chores: Sequence[Chore] = (),
         on_stop: Sequence[Callable[[], Awaitable[None]]] = (),
+        registry: WorkerRegistry | None = None,
+        role: str = "worker",
     ) -> None:
         self.queue = queue
         self.admin = admin
@@ -100,6 +104,10 @@ class Worker:
         self._tasks: list[asyncio.Task[None]] = []
         self._finishing: set[asyncio.Future[None]] = set()
         self._stop_wake_ups: Callable[[], None] | None = None
+        # the dashboard's view of this process: its row in ``registry``, refreshed every heartbeat_s
+        self.registry = registry
+        self.role = role
+        self._running: dict[str, dict[str, Any]] = {}  # job id -> {job_id, kind, lane, since}
 
     async def start(self, *, reclaim_all: bool) -> None:
         """Start the lanes; with ``reclaim_all`` (one process owns the data dir) jobs left running by a
@@ -115,7 +123,10 @@ class Worker:
                 loop.call_soon_threadsafe(self.notify)
 
         self._stop_wake_ups = self.queue.on_wake_up(wake_up)
-        self._tasks = [asyncio.create_task(self._run_lane(lane), name=lane.name) for lane in self.lanes]
+        if self.registry is not None:
+            await self._announce()
+            self._tasks.append(asyncio.create_task(self._beat(self.registry), name="workers-heartbeat"))
+        self._tasks += [asyncio.create_task(self._run_lane(lane), name=lane.name) for lane in self.lanes]
         self._tasks += [asyncio.create_task(self._repeat(chore), name=chore.name) for chore in self.chores]
 
     async def stop(self) -> None:
@@ -130,6 +141,9 @@ class Worker:
                 await task
         self._tasks = []
         await asyncio.gather(*self._finishing)  # outcomes already decided are recorded in full
+        if self.registry is not None:
+            with contextlib.suppress(Exception):  # a store already gone: the row just stops being seen
+                await anyio.to_thread.run_sync(self.registry.stopped, self.owner)
         for close in self.on_stop:
             try:
                 await close()
@@ -156,7 +170,34 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.settings.poll_interval_s)
                 continue
-            await self._run_batch(jobs)
+            since = time.time()
+            self._running.update(
+                (j.id, {"job_id": j.id, "kind": j.kind, "lane": lane.name, "since": since}) for j in jobs
+            )
+            try:
+                await self._run_batch(jobs)
+            finally:
+                for job in jobs:
+                    self._running.pop(job.id, None)
+
+    async def _announce(self) -> None:
+        """Write this process's row in the registry (a failure is logged: jobs run without it)."""
+        assert self.registry is not None
+        lanes = [lane.name for lane in self.lanes]
+        host, pid = socket.gethostname(), os.getpid()
+        try:
+            await anyio.to_thread.run_sync(self.registry.register, self.owner, host, pid, self.role, lanes)
+        except Exception:
+            log.exception("registering the worker failed; its heartbeats will be retried")
+
+    async def _beat(self, registry: WorkerRegistry) -> None:
+        """Every ``heartbeat_s``: one UPDATE with the time and the jobs running now, idle or not."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            try:
+                await anyio.to_thread.run_sync(registry.beat, self.owner, list(self._running.values()))
+            except Exception:
+                log.warning("worker heartbeat failed; the next one retries", exc_info=True)
 
     async def _repeat(self, chore: Chore) -> None:
         while True:

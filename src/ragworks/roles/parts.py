@@ -41,6 +41,7 @@ from ragworks.jobs.service_jobs import ServiceJobs
 from ragworks.jobs.stream_publish import StreamDeliveries
 from ragworks.jobs.worker import Chore, Lane, Worker
 from ragworks.observability.metrics import Metrics
+from ragworks.observability.model_calls import MeteredEmbedder, MeteredLLM
 from ragworks.services.registry import ServiceRegistry, load_registry
 from ragworks.services.retrieve import Retriever
 from ragworks.services.runner import ServiceRunner
@@ -57,6 +58,10 @@ def parse_limits(settings: Settings) -> ParseLimits:
     )
 
 
+# Workers unseen for longer drop out of the metrics: a crashed one stays visible (silent) this long.
+WORKER_SHOWN_FOR_S = 3600.0
+
+
 @dataclass
 class Core:
     """What every role uses: one database's adapters, the blob store and the metrics."""
@@ -70,6 +75,8 @@ class Core:
         """Connect to (and migrate) the database."""
         self.stores.database.start()
         self.metrics.set_job_counts_source(self.stores.jobs.counts)
+        self.metrics.set_oldest_waiting_source(self.stores.jobs.oldest_waiting)
+        self.metrics.set_worker_beats_source(lambda: self.stores.workers.live(WORKER_SHOWN_FOR_S))
 
     def stop(self) -> None:
         """Stop wake-ups and close the database."""
@@ -112,7 +119,7 @@ class Search:
 def build_search(core: Core) -> Search:
     """The search parts the settings name, over ``core``'s stores."""
     s = core.settings
-    embedder = build_embedder(s)
+    embedder = MeteredEmbedder(build_embedder(s), core.metrics.models)  # every model call counted
     index = build_index(s, embedder.dimension)
     analyzer = Analyzer()
     retriever = Retriever(
@@ -123,7 +130,7 @@ def build_search(core: Core) -> Search:
         embedder=embedder,
         settings=s.search,
     )
-    llm = build_llm(s.llm)
+    llm = MeteredLLM(build_llm(s.llm), core.metrics.models)
     registry = load_registry(s.services)
     services = ServiceRunner(
         registry=registry,
@@ -208,6 +215,7 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         on_finished,
         chores=[purge],
         on_stop=[streams.close],
+        registry=stores.workers,
     )
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import signal
+from wsgiref.simple_server import WSGIServer
 
 import anyio
+from prometheus_client import CollectorRegistry, start_http_server
 
 from ragworks.config import Settings
 from ragworks.container import Container
@@ -32,12 +34,28 @@ async def run_worker(settings: Settings, stop: anyio.Event) -> None:
     """Run jobs until ``stop`` is set; jobs in flight keep their leases for the next worker."""
     container = build_worker_role(settings)
     await container.start()
-    log.info("worker started", extra={"owner": container.worker.owner if container.worker else None})
+    exporter = None
     try:
+        exporter = serve_worker_metrics(settings, container.metrics.registry)  # OSError: port taken
+        log.info("worker started", extra={"owner": container.worker.owner if container.worker else None})
         await stop.wait()
     finally:
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         await container.stop()
         log.info("worker stopped")
+
+
+def serve_worker_metrics(settings: Settings, registry: CollectorRegistry) -> WSGIServer | None:
+    """Serve the worker's metrics on ``jobs.metrics_port`` (at ``server.host``) for Prometheus to
+    scrape; ``None`` when the port is 0. A worker has no HTTP server of its own otherwise."""
+    port = settings.jobs.metrics_port
+    if not port:
+        return None
+    server, _thread = start_http_server(port, addr=settings.server.host, registry=registry)
+    log.info("worker metrics served", extra={"host": settings.server.host, "port": port})
+    return server
 
 
 def serve_worker(settings: Settings) -> None:

@@ -28,11 +28,12 @@ class JobService:
         collection: str | None,
         limit: int,
         before: float | None,
+        since: float | None = None,
     ) -> list[Job]:
-        """Jobs newest first (``status="dead"`` is the dead-letter list)."""
+        """Jobs newest first (``status="dead"`` is the dead-letter list), created in [since, before)."""
         return await anyio.to_thread.run_sync(
             lambda: self.admin.list(
-                status=status, kind=kind, collection=collection, limit=limit, before=before
+                status=status, kind=kind, collection=collection, limit=limit, before=before, since=since
             )
         )
 

@@ -12,7 +12,7 @@ import anyio
 
 from ragworks.config import SearchSettings
 from ragworks.domain import ChunkRecord, Document, FieldFilter
-from ragworks.engines.embed.base import Embedder, submit_query
+from ragworks.engines.embed.base import Embedder, EmbeddingModelMismatch, same_model, submit_query
 from ragworks.engines.index.base import Hit, SearchIndex, Vector
 from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import NotFound
@@ -74,6 +74,7 @@ class Retriever:
         pending: Future[Vector] | None = None
         if weight > 0.0:
             pending = submit_query(self.embedder, request.query)
+            self._require_same_model(request.collections, pending)
         tokens = self.analyzer.tokens(request.query) if weight < 1.0 else []
         allowed = (
             {name: self.chunk_store.served_keys(name, filters) for name in request.collections}
@@ -94,7 +95,7 @@ class Retriever:
         )
         vector_hits: list[Hit] = []
         if pending is not None:
-            vector = pending.result()
+            vector = pending.result()  # EmbedderUnavailable (503) when a model service is down
             for name in request.collections:
                 vector_hits += self.index.vector_search(name, vector, pool, allowed.get(name))
         hits = self._rank(keyword_hits, vector_hits, weight, pool if sorting else need)
@@ -121,6 +122,19 @@ class Retriever:
             query_language=language,
             vector_weight=weight,
         )
+
+    def _require_same_model(self, collections: Sequence[str], pending: Future[Vector]) -> None:
+        """Refuse a vector search over a collection whose vectors another model made (while the
+        query embeds: the check costs one indexed read).
+
+        Raises:
+            EmbeddingModelMismatch: naming the collection's model and this embedder's.
+        """
+        own = (self.embedder.name, self.embedder.dimension)
+        for name, recorded in self.store.embedding_models(collections).items():
+            if recorded is not None and not same_model(recorded, *own):
+                pending.cancel()
+                raise EmbeddingModelMismatch(name, recorded, own)
 
     def _keyword_leg(
         self, collections: Sequence[str], tokens: Sequence[str], limit: int, allowed: dict[str, set[int]]

@@ -35,6 +35,11 @@ class StackSection(_Section):
         description="A streams file (docs/streams.md): run `ragworks consume` on it; relative to this file.",
     )
     consumers: int = Field(1, ge=1, description="`ragworks consume` processes when `streams` is set.")
+    model_service: bool = Field(
+        False,
+        description="Start `ragworks model-serve` before the API and workers and point them at it "
+        "(embed.provider = 'remote'): the model is loaded once, in one process.",
+    )
     ready_timeout_s: float = Field(180.0, gt=0, description="How long each process may take to be ready.")
     stop_timeout_s: float = Field(30.0, gt=0, description="Grace period after SIGTERM before SIGKILL.")
     restart_delay_s: float = Field(1.0, gt=0, description="First delay before restarting a crashed process.")

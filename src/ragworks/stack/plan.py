@@ -1,6 +1,7 @@
 """What ``ragworks up`` runs: the config and settings turned into process specs, in start order.
 
-Tier 0 holds the servers (PostgreSQL unless ``store.url`` names a database, Redis when enabled), tier 1
+Tier 0 holds the servers (PostgreSQL unless ``store.url`` names a database, Redis when enabled, the
+model service when ``[stack] model_service`` is on: the others then embed through it), tier 1
 the API, tier 2 the workers and the stream consumers (when ``[stack] streams`` names a file); each process gets the settings through its environment, with the URL of
 the stack's database and the PostgreSQL index filled in.
 """
@@ -20,6 +21,12 @@ from ragworks.config import Settings
 from ragworks.engines.index.providers import PROCESS_LOCAL
 from ragworks.stack import StackError
 from ragworks.stack.config import StackConfig, resolve_settings, settings_env
+from ragworks.stack.model_service import (
+    CLIENT_PROVIDER,
+    model_service_ports,
+    model_service_spec,
+    model_service_target,
+)
 from ragworks.stack.postgres import StackPostgres
 from ragworks.stack.probes import Probe, connect_host, http_ok, log_says
 from ragworks.stack.process import ProcessSpec
@@ -77,8 +84,15 @@ def plan_stack(
         overrides["embed"] = {"query_cache": "redis"}  # query vectors shared by the API processes
     else:
         notes.append("Redis: off (redis.enabled = false; query vectors are cached per process)")
+    if config.stack.model_service:
+        # the service itself embeds in-process: it gets the settings as they are, the others a client
+        served = _child_settings(config, overrides)
+        ports = model_service_ports(served)
+        specs.append(model_service_spec(served, _env(config, overrides), ports))
+        embed = overrides.setdefault("embed", {})
+        embed |= {"provider": CLIENT_PROVIDER, "url": model_service_target(served, ports[0])}
     child = _child_settings(config, overrides)
-    env = {**os.environ, **settings_env(config.settings), **settings_env(overrides), "PYTHONUNBUFFERED": "1"}
+    env = _env(config, overrides)
     _prepare_data_dir(child)
 
     stack = config.stack
@@ -103,6 +117,11 @@ def plan_stack(
 PYTHON = [sys.executable, "-m", "ragworks"]
 
 
+def _env(config: StackConfig, overrides: dict[str, Any]) -> dict[str, str]:
+    """The environment of a child: this one, then ``[settings]``, then the stack's overrides."""
+    return {**os.environ, **settings_env(config.settings), **settings_env(overrides), "PYTHONUNBUFFERED": "1"}
+
+
 def _api_url(settings: Settings) -> str:
     return f"http://{connect_host(settings.server.host)}:{settings.server.port}"
 
@@ -123,12 +142,15 @@ def _api_spec(settings: Settings, env: dict[str, str], http_workers: int) -> Pro
 
 
 def _worker_specs(settings: Settings, env: dict[str, str], run_dir: RunDir, count: int) -> list[ProcessSpec]:
-    """``count`` times ``ragworks worker``."""
+    """``count`` times ``ragworks worker``; with ``jobs.metrics_port`` set, worker N serves its metrics
+    on that port + N - 1 (one port cannot serve them all)."""
+    base_port = settings.jobs.metrics_port
     specs = []
     for n in range(1, count + 1):
         name = f"worker-{n}"
         ready = _logs_ready(settings, run_dir, name, "worker started")
-        specs.append(ProcessSpec(name, [*PYTHON, "worker"], env=env, tier=2, ready=ready))
+        worker_env = env | {"RAGWORKS_JOBS__METRICS_PORT": str(base_port + n - 1)} if base_port else env
+        specs.append(ProcessSpec(name, [*PYTHON, "worker"], env=worker_env, tier=2, ready=ready))
     return specs
 
 

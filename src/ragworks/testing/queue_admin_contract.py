@@ -123,9 +123,19 @@ class ListJobsTest(QueueFixtures):
 
         assert [j.id for j in admin.list(status=JobStatus.CANCELLED)] == [cancelled]
 
+    def test_list_since_keeps_jobs_created_at_or_after(self, queue: JobQueue, admin: JobAdmin) -> None:
+        first = queue.enqueue(KIND, {})
+        second = queue.enqueue(KIND, {})
+        third = queue.enqueue(KIND, {})
+        since = admin.get(second).created_at
+
+        assert [j.id for j in admin.list(since=since)] == [third, second]
+        assert [j.id for j in admin.list(since=since, before=admin.get(third).created_at)] == [second]
+        assert first not in {j.id for j in admin.list(since=since)}
+
 
 class CountsTest(QueueFixtures):
-    """JobAdmin.counts."""
+    """JobAdmin.counts and oldest_waiting: what metrics read at every scrape."""
 
     def test_counts_by_kind_and_status(self, queue: JobQueue, admin: JobAdmin) -> None:
         queue.enqueue(KIND, {})
@@ -139,3 +149,34 @@ class CountsTest(QueueFixtures):
             (KIND, JobStatus.QUEUED): 1,
             (OTHER, JobStatus.QUEUED): 1,
         }
+
+    def test_oldest_waiting_is_the_earliest_due_time_per_kind(self, queue: JobQueue, admin: JobAdmin) -> None:
+        queue.enqueue(KIND, {})
+        second = queue.enqueue(KIND, {})
+        third = queue.enqueue(KIND, {})
+        other = queue.enqueue(OTHER, {})
+        lease_one(queue)  # the oldest KIND job: a running job is not waiting
+
+        oldest = admin.oldest_waiting([KIND, OTHER, "test.none"])
+
+        assert oldest == {KIND: admin.get(second).next_run_at, OTHER: admin.get(other).next_run_at}
+        assert oldest[KIND] <= admin.get(third).next_run_at
+
+    def test_oldest_waiting_counts_failed_jobs_from_their_retry_time(
+        self, queue: JobQueue, admin: JobAdmin
+    ) -> None:
+        queue.enqueue(KIND, {})
+        job = lease_one(queue)
+        retry_at = time.time() + 3600
+        queue.fail("w1", job, "E", "boom", retry_at)
+
+        assert admin.oldest_waiting([KIND]) == {KIND: retry_at}
+
+    def test_oldest_waiting_leaves_out_finished_jobs(self, queue: JobQueue, admin: JobAdmin) -> None:
+        queue.enqueue(KIND, {})
+        queue.complete("w1", lease_one(queue).id, {})
+        queue.enqueue(OTHER, {})
+        queue.fail("w1", queue.lease("w1", [OTHER], 1, 60)[0], "E", "boom", None)  # dead at once
+
+        assert admin.oldest_waiting([KIND, OTHER]) == {}
+        assert admin.oldest_waiting([]) == {}

@@ -1,4 +1,4 @@
-"""MetadataStore contract mixins for collections: create, list, get, delete."""
+"""MetadataStore contract mixins for collections: create, list, get, delete, the embedding model."""
 
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ragworks.testing.store_fixtures import StoreFixtures
 
 
 class CollectionsTest(StoreFixtures):
-    """create_collection, list_collections with counts, get_collection, require_collections."""
+    """create_collection, list_collections with counts, get_collection, require_collections, and the
+    embedding model a collection records (claim_embedding_model, embedding_models)."""
 
     def test_create_collection_returns_its_fields(self, store: MetadataStore) -> None:
         created = store.create_collection("papers", "ko", "research papers")
@@ -76,6 +77,53 @@ class CollectionsTest(StoreFixtures):
 
         with pytest.raises(NotFound, match="nada"):
             store.require_collections([collection, "nada", "nope"])
+
+    def test_new_collection_has_no_embedding_model(self, store: MetadataStore, collection: str) -> None:
+        found = store.get_collection(collection)
+
+        assert (found.embed_model, found.embed_dimension) == (None, None)
+        assert store.embedding_models([collection]) == {collection: None}
+
+    def test_first_claim_records_the_embedding_model(self, store: MetadataStore, collection: str) -> None:
+        claimed = store.claim_embedding_model(collection, "all-MiniLM-L6-v2", 384)
+
+        found = store.get_collection(collection)
+        assert claimed == ("all-MiniLM-L6-v2", 384)
+        assert (found.embed_model, found.embed_dimension) == ("all-MiniLM-L6-v2", 384)
+        assert store.embedding_models([collection]) == {collection: ("all-MiniLM-L6-v2", 384)}
+
+    def test_later_claim_returns_the_recorded_model_unchanged(
+        self, store: MetadataStore, collection: str
+    ) -> None:
+        store.claim_embedding_model(collection, "all-MiniLM-L6-v2", 384)
+
+        again = store.claim_embedding_model(collection, "bge-base-en-v1.5", 768)
+
+        assert again == ("all-MiniLM-L6-v2", 384)
+        assert store.get_collection(collection).embed_model == "all-MiniLM-L6-v2"
+
+    def test_embedding_models_leave_out_missing_collections(
+        self, store: MetadataStore, collection: str
+    ) -> None:
+        store.create_collection("other", "en", "")
+        store.claim_embedding_model("other", "bge-base-en-v1.5", 768)
+
+        found = store.embedding_models([collection, "other", "nope"])
+
+        assert found == {collection: None, "other": ("bge-base-en-v1.5", 768)}
+
+    def test_claim_on_missing_collection_is_not_found(self, store: MetadataStore) -> None:
+        with pytest.raises(NotFound):
+            store.claim_embedding_model("nope", "all-MiniLM-L6-v2", 384)
+
+    def test_recreated_collection_forgets_its_embedding_model(
+        self, store: MetadataStore, collection: str
+    ) -> None:
+        store.claim_embedding_model(collection, "all-MiniLM-L6-v2", 384)
+        store.delete_collection(collection)
+        store.create_collection(collection, "en", "")
+
+        assert store.embedding_models([collection]) == {collection: None}
 
 
 class DeleteCollectionTest(StoreFixtures):

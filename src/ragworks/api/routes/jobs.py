@@ -22,9 +22,14 @@ async def list_jobs(
     collection: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    since: Annotated[float | None, Query(description="Only jobs created at or after (Unix time)")] = None,
+    until: Annotated[float | None, Query(description="Only jobs created before (Unix time)")] = None,
 ) -> JobPage:
-    before = float(cursor) if cursor else None
-    found = await jobs.list(status=status, kind=kind, collection=collection, limit=limit, before=before)
+    bounds = [t for t in (float(cursor) if cursor else None, until) if t is not None]
+    before = min(bounds) if bounds else None
+    found = await jobs.list(
+        status=status, kind=kind, collection=collection, limit=limit, before=before, since=since
+    )
     next_cursor = repr(found[-1].created_at) if len(found) == limit else None
     return JobPage(jobs=[JobOut.of(j) for j in found], next_cursor=next_cursor)
 

@@ -9,6 +9,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
+from ragworks.errors import Conflict
+
 
 class Embedder(Protocol):
     """Turns texts into dense vectors.
@@ -47,3 +49,30 @@ def submit_query(embedder: Embedder, text: str) -> Future[npt.NDArray[np.float32
     done: Future[npt.NDArray[np.float32]] = Future()
     done.set_result(embedder.embed([text])[0])
     return done
+
+
+class EmbeddingModelMismatch(Conflict):
+    """A collection's vectors were made by another model than this process's embedder: mixing the two
+    vector spaces would rank by noise, so ingesting into it and vector search over it are refused."""
+
+    code = "embedding_model_mismatch"
+
+    def __init__(self, collection: str, recorded: tuple[str, int], embedder: tuple[str, int]) -> None:
+        super().__init__(
+            f"collection '{collection}' holds vectors of '{recorded[0]}' ({recorded[1]} dimensions) but "
+            f"this server embeds with '{embedder[0]}' ({embedder[1]} dimensions); use an embedder serving "
+            f"'{recorded[0]}', or another collection (keyword search still works)",
+            details={
+                "collection": collection,
+                "collection_model": recorded[0],
+                "collection_dimension": recorded[1],
+                "embedder_model": embedder[0],
+                "embedder_dimension": embedder[1],
+            },
+        )
+
+
+def same_model(recorded: tuple[str, int], name: str, dimension: int) -> bool:
+    """Whether vectors of ``(name, dimension)`` may be mixed with ``recorded`` ones; a publisher prefix
+    ("sentence-transformers/all-MiniLM-L6-v2") names the same model as the bare name."""
+    return recorded[1] == dimension and recorded[0].rsplit("/", 1)[-1] == name.rsplit("/", 1)[-1]

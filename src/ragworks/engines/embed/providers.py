@@ -14,8 +14,41 @@ def _minilm(settings: EmbedSettings) -> Embedder:
     return MiniLMEmbedder(batch_size=settings.batch_size, threads=settings.threads)
 
 
+def _remote(settings: EmbedSettings) -> Embedder:
+    from ragworks.engines.embed.identity import identity_from_settings
+    from ragworks.engines.embed.remote import RemoteEmbedder  # grpc only when chosen
+
+    if not settings.url:
+        raise ValueError("embed.provider = 'remote' needs embed.url, host:port (RAGWORKS_EMBED__URL)")
+    return RemoteEmbedder(
+        settings.url,
+        identity_from_settings(settings),
+        timeout_s=settings.timeout_s,
+        query_timeout_s=settings.query_timeout_s,
+        batch_texts=settings.batch_texts,
+    )
+
+
+def _openai(settings: EmbedSettings) -> Embedder:
+    from ragworks.engines.embed.identity import identity_from_settings
+    from ragworks.engines.embed.openai_embeddings import OpenAIEmbedder
+
+    if not settings.base_url:
+        raise ValueError("embed.provider = 'openai' needs embed.base_url (RAGWORKS_EMBED__BASE_URL)")
+    return OpenAIEmbedder(
+        settings.base_url,
+        identity_from_settings(settings),
+        api_key=settings.api_key.get_secret_value(),
+        timeout_s=settings.timeout_s,
+        query_timeout_s=settings.query_timeout_s,
+        batch_texts=settings.batch_texts,
+    )
+
+
 PROVIDERS: dict[str, Callable[[EmbedSettings], Embedder]] = {
     "minilm": _minilm,
+    "remote": _remote,
+    "openai": _openai,
 }
 
 

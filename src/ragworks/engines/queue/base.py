@@ -112,8 +112,10 @@ class JobAdmin(Protocol):
         collection: str | None = None,
         limit: int = 50,
         before: float | None = None,
+        since: float | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered, keyset-paginated on ``created_at`` before ``before``."""
+        """Jobs newest first, filtered, keyset-paginated on ``created_at`` before ``before``; with
+        ``since``, only jobs created at or after it."""
 
     def retry(self, job_id: str) -> Job:
         """Replay a dead, failed or cancelled job now with a fresh attempt budget.
@@ -134,6 +136,13 @@ class JobAdmin(Protocol):
 
     def counts(self) -> dict[tuple[str, str], int]:
         """Number of jobs by (kind, status)."""
+
+    def oldest_waiting(self, kinds: Sequence[str]) -> dict[str, float]:
+        """For each of ``kinds``, the earliest ``next_run_at`` among its waiting jobs (queued, or failed
+        awaiting a retry): the time since which its longest-waiting job has been due, when that is in
+        the past. Kinds without waiting jobs are left out. Cheap enough for every metrics scrape (one
+        index seek per kind and status).
+        """
 
 
 class EventLog(Protocol):

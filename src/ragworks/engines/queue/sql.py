@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from ragworks.domain import Job, JobStatus
@@ -237,14 +237,17 @@ class SqlJobQueue:
         collection: str | None = None,
         limit: int = 50,
         before: float | None = None,
+        since: float | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered, keyset-paginated on created_at."""
+        """Jobs newest first, filtered, keyset-paginated on created_at (``since``: created at or after)."""
         query = select(jobs)
         for column, value in ((jobs.c.status, status), (jobs.c.kind, kind), (jobs.c.collection, collection)):
             if value is not None:
                 query = query.where(column == value)
         if before is not None:
             query = query.where(jobs.c.created_at < before)
+        if since is not None:
+            query = query.where(jobs.c.created_at >= since)
         with self.db.reader.connect() as conn:
             rows = conn.execute(query.order_by(jobs.c.created_at.desc()).limit(limit))
             return [job_from_row(r) for r in rows]
@@ -291,6 +294,28 @@ class SqlJobQueue:
                 select(jobs.c.kind, jobs.c.status, func.count()).group_by(jobs.c.kind, jobs.c.status)
             )
             return {(kind, status): n for kind, status, n in rows}
+
+    def oldest_waiting(self, kinds: Sequence[str]) -> dict[str, float]:
+        """Earliest ``next_run_at`` of each kind's queued or failed jobs, for metrics.
+
+        One ``MIN`` per (status, kind), each answered by a seek on ``ix_jobs_status_kind_next_run``:
+        the cost does not grow with the backlog.
+        """
+        if not kinds:
+            return {}
+        parts = [
+            select(literal(kind).label("kind"), func.min(jobs.c.next_run_at).label("oldest")).where(
+                jobs.c.status == status, jobs.c.kind == kind
+            )
+            for kind in kinds
+            for status in _RUNNABLE
+        ]
+        oldest: dict[str, float] = {}
+        with self.db.reader.connect() as conn:
+            for kind, at in conn.execute(union_all(*parts)):
+                if at is not None:
+                    oldest[kind] = min(at, oldest.get(kind, at))
+        return oldest
 
     def blob_in_use(self, blob: str, excluding: str) -> bool:
         """Whether a job other than ``excluding`` that may still run refers to ``blob``."""

@@ -26,6 +26,7 @@ from ragworks.engines.index.base import IndexEntry
 VersionChunks = tuple[str, str, int, Sequence[NewChunk]]  # collection, document id, version, rows
 VersionCount = tuple[str, str, int, int]  # collection, document id, version, chunk count
 ChunkSpan = tuple[str, int, int]  # a chunk's text and its (start, end) offsets in the document
+EmbeddingModel = tuple[str, int]  # an embedding model's name and vector dimension
 
 
 class Database(Protocol):
@@ -72,6 +73,17 @@ class MetadataStore(Protocol):
         Raises:
             NotFound: no such collection.
         """
+
+    def claim_embedding_model(self, collection: str, model: str, dimension: int) -> EmbeddingModel:
+        """Record ``(model, dimension)`` as the model of the collection's vectors unless one is
+        recorded; returns the recorded one (the caller refuses to mix models when it differs).
+
+        Raises:
+            NotFound: no such collection.
+        """
+
+    def embedding_models(self, names: Sequence[str]) -> dict[str, EmbeddingModel | None]:
+        """The recorded embedding model of each of ``names`` that exists (None: nothing ingested yet)."""
 
     def accept_document(self, draft: DocumentDraft, payload: dict[str, Any], max_attempts: int) -> Acceptance:
         """Record a new document or version and enqueue its ingest job in the same transaction.

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from ragworks.config import Settings
 from ragworks.engines.queue.base import EventLog, JobAdmin, JobQueue
+from ragworks.engines.queue.dashboard import JobDashboard
 from ragworks.engines.store.base import ChunkStore, Database, MetadataStore
+from ragworks.engines.store.workers import WorkerRegistry
 from ragworks.jobs.events import EventRouter  # pure routing rules: which deliveries an outcome owes
 
 
@@ -27,29 +29,53 @@ class StoreEngines:
     queue: JobQueue
     jobs: JobAdmin
     events: EventLog
+    workers: WorkerRegistry  # worker heartbeats: who runs, and what each runs now
+    dashboard: JobDashboard  # the dashboard's counts, series and bulk retry over the jobs
 
 
 def _sqlite(settings: Settings) -> StoreEngines:
+    from ragworks.engines.queue.dashboard import SqlJobDashboard
     from ragworks.engines.queue.sql import SqlJobQueue
     from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
     from ragworks.engines.store.sql_chunks import SqlChunkStore
+    from ragworks.engines.store.workers import SqlWorkerRegistry
 
     db = SqlDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
     queue = SqlJobQueue(db, EventRouter.from_settings(settings))
-    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue, SqlEventLog(db))
+    return StoreEngines(
+        db,
+        SqlMetadataStore(db),
+        SqlChunkStore(db),
+        queue,
+        queue,
+        SqlEventLog(db),
+        workers=SqlWorkerRegistry(db),
+        dashboard=SqlJobDashboard(db),
+    )
 
 
 def _postgres(settings: Settings) -> StoreEngines:
+    from ragworks.engines.queue.dashboard import SqlJobDashboard
     from ragworks.engines.queue.postgres import PostgresJobQueue
     from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.postgres import PostgresDatabase
     from ragworks.engines.store.sql import SqlMetadataStore
     from ragworks.engines.store.sql_chunks import SqlChunkStore
+    from ragworks.engines.store.workers import SqlWorkerRegistry
 
     db = PostgresDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
     queue = PostgresJobQueue(db, EventRouter.from_settings(settings))
-    return StoreEngines(db, SqlMetadataStore(db), SqlChunkStore(db), queue, queue, SqlEventLog(db))
+    return StoreEngines(
+        db,
+        SqlMetadataStore(db),
+        SqlChunkStore(db),
+        queue,
+        queue,
+        SqlEventLog(db),
+        workers=SqlWorkerRegistry(db),
+        dashboard=SqlJobDashboard(db),
+    )
 
 
 STORES: dict[str, Callable[[Settings], StoreEngines]] = {

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -12,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -26,6 +29,10 @@ collections = Table(
     Column("language", String(16), nullable=False, default="auto"),
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Float, nullable=False),
+    # the embedding model of its vectors, set by the first ingest (migration 0008): searching or
+    # ingesting with another model is refused instead of mixing vector spaces
+    Column("embed_model", String(255)),
+    Column("embed_dimension", Integer),
 )
 
 documents = Table(
@@ -98,7 +105,11 @@ jobs = Table(
     Column("started_at", Float),
     Column("finished_at", Float),
     Index("ix_jobs_status_next_run", "status", "next_run_at"),
+    Index("ix_jobs_status_kind_next_run", "status", "kind", "next_run_at"),  # metrics: oldest per kind
     Index("ix_jobs_created", "created_at"),
+    # the dashboard's lists and counts (migration 0005; see engines/queue/dashboard.py)
+    Index("ix_jobs_status_created", "status", "created_at"),
+    Index("ix_jobs_finished", "finished_at", "status"),
 )
 
 events = Table(
@@ -114,4 +125,69 @@ events = Table(
     Column("created_at", Float, nullable=False),
     Index("ix_events_created", "created_at"),
     sqlite_autoincrement=True,
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    # one row per worker process, written at start and at every heartbeat; the dashboard shows the live
+    # ones (last_seen within a few heartbeats) and what each runs
+    Column("owner", String(128), primary_key=True),
+    Column("host", String(255), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("lanes", JSON, nullable=False),
+    Column("running", JSON, nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("stopped_at", Float),
+    Index("ix_workers_last_seen", "last_seen"),
+)
+
+# Usage rollups (``usage/``): each API process adds its in-memory counts every few seconds with an
+# UPSERT that adds, so processes never overwrite each other. Absent dimensions are '' (primary keys).
+_USAGE_DIMENSIONS = ("hour", "method", "route", "service", "api_key", "collection", "status_class")
+
+
+def _usage_dimension_columns() -> list[Column[Any]]:
+    return [
+        Column("hour", BigInteger, nullable=False),  # start of the UTC hour, epoch seconds
+        Column("method", String(8), nullable=False),
+        Column("route", String(255), nullable=False),  # the route template, never the raw path
+        Column("service", String(64), nullable=False),
+        Column("api_key", String(64), nullable=False),
+        Column("collection", String(255), nullable=False),  # several collections: joined by ','
+        Column("status_class", String(3), nullable=False),  # 2xx, 3xx, 4xx, 5xx
+    ]
+
+
+usage_requests = Table(
+    "usage_requests",
+    metadata,
+    *_usage_dimension_columns(),
+    Column("count", BigInteger, nullable=False),
+    Column("duration_ms_sum", Float, nullable=False),
+    PrimaryKeyConstraint(*_USAGE_DIMENSIONS, name="pk_usage_requests"),
+)
+
+usage_latency = Table(
+    "usage_latency",
+    metadata,
+    # one row per non-empty latency bucket of a usage_requests row (usage/histogram.py)
+    *_usage_dimension_columns(),
+    Column("bucket", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    PrimaryKeyConstraint(*_USAGE_DIMENSIONS, "bucket", name="pk_usage_latency"),
+)
+
+usage_queries = Table(
+    "usage_queries",
+    metadata,
+    # the top queries of each UTC day, normalised (case-folded, spaces collapsed, cut)
+    Column("day", BigInteger, nullable=False),
+    Column("collection", String(255), nullable=False),
+    Column("query", Text, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("zero_results", BigInteger, nullable=False),
+    PrimaryKeyConstraint("day", "collection", "query", name="pk_usage_queries"),
 )

@@ -1,0 +1,1 @@
+"""Usage analytics: the request log's records, their hourly rollups in the database, and reports."""
