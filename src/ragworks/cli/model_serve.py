@@ -26,6 +26,7 @@ def model_serve(
     (see docs/model-service.md). SIGTERM stops it after the calls in flight.
     """
     import asyncio
+    import sys
 
     from ragworks.config import Settings
     from ragworks.observability.logging import configure_logging
@@ -40,4 +41,7 @@ def model_serve(
         typer.echo(f"error: embed.provider = {settings.embed.provider!r} cannot be served", err=True)
         raise typer.Exit(2)
     configure_logging(settings.log_level, settings.log_json)
+    # as in `ragworks serve`: the event loop and the embedder's query thread hand the GIL to each other
+    # on every query, and each hand-off may wait up to the switch interval (5 ms by default)
+    sys.setswitchinterval(settings.server.switch_interval_ms / 1000)
     asyncio.run(run_model_service(settings))
