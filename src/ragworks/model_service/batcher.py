@@ -11,10 +11,10 @@ One batching loop on the event loop forms the batches:
   tokens are queued), takes requests up to that token budget, sorts their texts longest first (rows
   of similar length pad little) and runs ``Embedder.embed`` in the worker thread: the in-process
   embedder's document path, so stored vectors are exactly what it computes.
-- Queries go at once, never behind documents: through ``submit_query`` where the embedder has a query
-  path (MiniLM packs concurrent queries into one pass, caches recent ones and lets them overtake
-  ingestion batches), so a query vector is what the in-process query path gives; otherwise through
-  ``embed`` on a thread of their own.
+- Queries go at once, never behind documents: straight to ``submit_query`` where the embedder has a
+  query path (MiniLM packs concurrent queries into one pass, caches recent ones and lets them overtake
+  ingestion batches; the queue's hand-offs would only add latency), so a query vector is what the
+  in-process query path gives; otherwise through the queue and ``embed`` on a thread of their own.
 
 A request whose deadline has passed, or whose caller has gone (its future cancelled), is dropped when
 its batch is formed, before anything is computed for it.
@@ -142,6 +142,8 @@ class DynamicBatcher:
         except BaseException:
             self._release(len(texts))
             raise
+        if kind is TextKind.QUERY and isinstance(self.embedder, QueryEmbedder):
+            return await self._query_directly(self.embedder, list(texts), counts, deadline)
         request = _Request(list(texts), counts, kind, deadline, asyncio.get_running_loop().create_future())
         self._queues[kind].append(request)
         self._queued_tokens[kind] += sum(request.forward_tokens(self.embedder.max_tokens))
@@ -152,6 +154,34 @@ class DynamicBatcher:
             return await asyncio.wait_for(request.future, max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             raise DeadlineExceeded("the deadline passed before the vectors were computed") from None
+
+    async def _query_directly(
+        self, embedder: QueryEmbedder, texts: list[str], counts: list[int], deadline: float | None
+    ) -> Embedding:
+        """Queries on an embedder with a query path skip the queue: that path packs concurrent queries
+        into one pass itself, and the queue's hand-offs would only add latency to each."""
+        started = time.monotonic()
+        try:
+            if deadline is not None and started >= deadline:
+                self.metrics.dropped.labels("deadline").inc()
+                raise DeadlineExceeded("the deadline passed before the vectors were computed")
+            self.metrics.queue_wait.labels(TextKind.QUERY.value).observe(0.0)
+            pending = asyncio.gather(*(asyncio.wrap_future(embedder.submit_query(t)) for t in texts))
+            try:
+                if deadline is None:
+                    rows = await pending
+                else:
+                    rows = await asyncio.wait_for(pending, max(0.0, deadline - time.monotonic()))
+            except TimeoutError:
+                raise DeadlineExceeded("the deadline passed before the vectors were computed") from None
+        finally:
+            self._release(len(texts))
+        tokens = sum(min(c + SPECIAL_TOKENS, self.embedder.max_tokens) for c in counts)
+        self.metrics.batch_texts.labels(TextKind.QUERY.value).observe(len(texts))
+        self.metrics.batch_tokens.labels(TextKind.QUERY.value).observe(tokens)
+        self.metrics.tokens.labels(TextKind.QUERY.value).inc(tokens)
+        self.metrics.request_duration.labels(TextKind.QUERY.value).observe(time.monotonic() - started)
+        return Embedding(np.vstack(rows).astype(np.float32, copy=False), counts)
 
     async def close(self, timeout_s: float = 30.0) -> None:
         """Refuse new requests, finish the queued and running ones (for ``timeout_s`` at most), stop."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ragworks.config import Settings
 from ragworks.engines.queue.base import EventLog, JobAdmin, JobQueue
@@ -17,6 +18,10 @@ from ragworks.engines.queue.dashboard import JobDashboard
 from ragworks.engines.store.base import ChunkStore, Database, MetadataStore
 from ragworks.engines.store.workers import WorkerRegistry
 from ragworks.jobs.events import EventRouter  # pure routing rules: which deliveries an outcome owes
+
+if TYPE_CHECKING:  # the SQL adapters are imported only when a scheme is chosen
+    from ragworks.engines.queue.sql import SqlJobQueue
+    from ragworks.engines.store.sql import SqlDatabase
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,38 +39,29 @@ class StoreEngines:
 
 
 def _sqlite(settings: Settings) -> StoreEngines:
-    from ragworks.engines.queue.dashboard import SqlJobDashboard
     from ragworks.engines.queue.sql import SqlJobQueue
-    from ragworks.engines.queue.sql_events import SqlEventLog
-    from ragworks.engines.store.sql import SqlDatabase, SqlMetadataStore
-    from ragworks.engines.store.sql_chunks import SqlChunkStore
-    from ragworks.engines.store.workers import SqlWorkerRegistry
+    from ragworks.engines.store.sql import SqlDatabase
 
     db = SqlDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
-    queue = SqlJobQueue(db, EventRouter.from_settings(settings))
-    return StoreEngines(
-        db,
-        SqlMetadataStore(db),
-        SqlChunkStore(db),
-        queue,
-        queue,
-        SqlEventLog(db),
-        workers=SqlWorkerRegistry(db),
-        dashboard=SqlJobDashboard(db),
-    )
+    return _sql_engines(db, SqlJobQueue(db, EventRouter.from_settings(settings)))
 
 
 def _postgres(settings: Settings) -> StoreEngines:
-    from ragworks.engines.queue.dashboard import SqlJobDashboard
     from ragworks.engines.queue.postgres import PostgresJobQueue
-    from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.postgres import PostgresDatabase
+
+    db = PostgresDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
+    return _sql_engines(db, PostgresJobQueue(db, EventRouter.from_settings(settings)))
+
+
+def _sql_engines(db: SqlDatabase, queue: SqlJobQueue) -> StoreEngines:
+    """The parts every SQL database serves alike, around its own database and queue adapters."""
+    from ragworks.engines.queue.dashboard import SqlJobDashboard
+    from ragworks.engines.queue.sql_events import SqlEventLog
     from ragworks.engines.store.sql import SqlMetadataStore
     from ragworks.engines.store.sql_chunks import SqlChunkStore
     from ragworks.engines.store.workers import SqlWorkerRegistry
 
-    db = PostgresDatabase(settings.database_url, lock_timeout_s=settings.store.lock_timeout_s)
-    queue = PostgresJobQueue(db, EventRouter.from_settings(settings))
     return StoreEngines(
         db,
         SqlMetadataStore(db),
