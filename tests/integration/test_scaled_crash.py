@@ -10,9 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import shutil
 import signal
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -23,9 +21,8 @@ import httpx
 import psycopg
 import pytest
 
-from helpers.cli import ragworks
+from helpers.stack import RunningStack, running_stack
 from ragworks.engines.index.providers import PROVIDERS
-from ragworks.stack.probes import free_port
 from ragworks.stack.runfiles import RunDir, is_alive
 
 pytestmark = [
@@ -49,49 +46,11 @@ class Kill:
     released: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass
-class Stack:
-    config: Path
-    api: str
-    database: str
-    data_dir: Path
-
-
 @pytest.fixture
-def stack() -> Iterator[Stack]:
-    root = Path(tempfile.mkdtemp(prefix="ragworks-crash-"))
-    root.chmod(0o755)
-    config, port, pg_port = root / "ragworks.toml", free_port(), free_port()
-    config.write_text(
-        f"""
-[stack]
-workers = 3
-ready_timeout_s = 300
-restart_delay_s = 1.0
-restart_delay_max_s = 2.0
-
-[postgres]
-port = {pg_port}
-
-[settings]
-data_dir = "{root / "data"}"
-[settings.server]
-port = {port}
-[settings.llm]
-provider = "extractive"
-[settings.jobs]
-ingest_batch = 32
-"""
-    )
-    up = ragworks("up", "--detach", "--config", str(config), timeout=900)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        password = (root / "data" / "postgres.password").read_text().strip()
-        database = f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/ragworks"
-        yield Stack(config, f"http://127.0.0.1:{port}", database, root / "data")
-    finally:
-        ragworks("down", "--config", str(config), timeout=300)
-        shutil.rmtree(root, ignore_errors=True)
+def stack() -> Iterator[RunningStack]:
+    restarts = "restart_delay_s = 1.0\nrestart_delay_max_s = 2.0"
+    with running_stack("ragworks-crash-", workers=3, stack_extra=restarts) as running:
+        yield running
 
 
 def passages(shared_data: Path, count: int) -> list[dict[str, str]]:
@@ -137,7 +96,7 @@ def watch_releases(database: str, kills: list[Kill], done: threading.Event) -> N
             time.sleep(0.25)
 
 
-def test_killed_workers_lose_no_job_and_store_no_chunk_twice(stack: Stack, shared_data: Path) -> None:
+def test_killed_workers_lose_no_job_and_store_no_chunk_twice(stack: RunningStack, shared_data: Path) -> None:
     documents = passages(shared_data, DOCUMENTS)
     run = RunDir(stack.data_dir / "run")
     kills: list[Kill] = []

@@ -12,23 +12,20 @@ import asyncio
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 
-from helpers.cli import ragworks
 from helpers.nats import nats_server
 from helpers.redis import redis_server
+from helpers.stack import RunningStack, running_stack
 from ragworks.engines.streams.providers import open_publisher
 from ragworks.stack.probes import free_port
 
@@ -37,45 +34,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 FIRST, SECOND, KILL_AFTER = 2000, 500, 500
 
 
-@dataclass
-class Stack:
-    root: Path
-    database: str
-    api: str
-
-
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+def stack() -> Iterator[RunningStack]:
     """`ragworks up` with PostgreSQL, the API and two workers (no consumer: the test runs its own)."""
-    root = Path(tempfile.mkdtemp(prefix="ragworks-stream-crash-"))
-    root.chmod(0o755)
-    config, port, pg_port = root / "ragworks.toml", free_port(), free_port()
-    config.write_text(
-        f"""
-[stack]
-workers = 2
-ready_timeout_s = 300
-[postgres]
-port = {pg_port}
-[settings]
-data_dir = "{root / "data"}"
-[settings.server]
-port = {port}
-[settings.llm]
-provider = "extractive"
-[settings.jobs]
-ingest_batch = 64
-"""
-    )
-    up = ragworks("up", "--detach", "--config", str(config), timeout=900)
-    try:
-        assert up.returncode == 0, up.stdout + up.stderr
-        password = (root / "data" / "postgres.password").read_text().strip()
-        database = f"postgresql://postgres:{password}@127.0.0.1:{pg_port}/ragworks"
-        yield Stack(root, database, f"http://127.0.0.1:{port}")
-    finally:
-        ragworks("down", "--config", str(config), timeout=300)
-        shutil.rmtree(root, ignore_errors=True)
+    with running_stack("ragworks-stream-crash-", workers=2, ingest_batch=64) as running:
+        yield running
 
 
 @pytest.fixture(params=["redis", "nats"])
@@ -104,10 +67,10 @@ def publish(url: str, stream: str, documents: list[dict[str, str]]) -> None:
     asyncio.run(run())
 
 
-def start_consumer(stack: Stack, streams: Path, log: Path) -> subprocess.Popen[bytes]:
+def start_consumer(stack: RunningStack, streams: Path, log: Path) -> subprocess.Popen[bytes]:
     env = os.environ | {
         "RAGWORKS_STORE__URL": stack.database.replace("postgresql://", "postgresql+psycopg://"),
-        "RAGWORKS_DATA_DIR": str(stack.root / "data"),
+        "RAGWORKS_DATA_DIR": str(stack.data_dir),
         "RAGWORKS_CONSUMER_NAME": "consumer-1",
     }
     with log.open("ab") as out:
@@ -130,7 +93,7 @@ def scrape(port: int, name: str) -> float:
 
 
 def test_a_killed_consumer_loses_nothing_and_applies_nothing_twice(
-    stack: Stack, broker: str, shared_data: Path, tmp_path: Path
+    stack: RunningStack, broker: str, shared_data: Path, tmp_path: Path
 ) -> None:
     scheme = broker.split(":", 1)[0]
     collection, stream = f"crash-{scheme}", f"crash.{scheme}.documents"

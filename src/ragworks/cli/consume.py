@@ -4,7 +4,6 @@ database change feeds (docs/streams.md)."""
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -46,11 +45,10 @@ def consume(
 
 
 def _serve(streams: StreamsConfig) -> None:
-    import anyio
-
     from ragworks.config import Settings
     from ragworks.observability.logging import configure_logging
     from ragworks.roles.consumer import build_consumer, require_shared_store
+    from ragworks.roles.signals import run_until_signalled
     from ragworks.streams.metrics import StreamMetrics
     from ragworks.streams.runner import consume as consume_streams
 
@@ -62,24 +60,9 @@ def _serve(streams: StreamsConfig) -> None:
         raise typer.Exit(2) from None
     configure_logging(settings.log_level, settings.log_json)
     role = build_consumer(settings)
-
-    async def main() -> None:
-        stop = anyio.Event()
-
-        async def on_signals() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    stop.set()
-                    return
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(on_signals)
-            await consume_streams(streams, role.intake, stop, StreamMetrics())
-            group.cancel_scope.cancel()
-
     role.start()
     try:
-        anyio.run(main)
+        run_until_signalled(lambda stop: consume_streams(streams, role.intake, stop, StreamMetrics()))
     except ValueError as exc:  # an unknown scheme, a dead-letter stream on a change feed
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from wsgiref.simple_server import WSGIServer
 
 import anyio
@@ -13,6 +12,7 @@ from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.roles.parts import build_core, build_search
 from ragworks.roles.shared import require_shared_engines
+from ragworks.roles.signals import run_until_signalled
 
 log = logging.getLogger(__name__)
 
@@ -60,19 +60,4 @@ def serve_worker_metrics(settings: Settings, registry: CollectorRegistry) -> WSG
 
 def serve_worker(settings: Settings) -> None:
     """Run one worker process until SIGINT or SIGTERM."""
-
-    async def main() -> None:
-        stop = anyio.Event()
-
-        async def on_signals() -> None:
-            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    stop.set()
-                    return
-
-        async with anyio.create_task_group() as group:
-            group.start_soon(on_signals)
-            await run_worker(settings, stop)
-            group.cancel_scope.cancel()
-
-    anyio.run(main)
+    run_until_signalled(lambda stop: run_worker(settings, stop))
