@@ -216,14 +216,12 @@ class JetStreamSource:
     async def fetch(self, limit: int, wait_s: float) -> list[StreamMessage]:
         """Up to ``limit`` messages the consumer hands this fetch (redeliveries first, as JetStream
         orders them), waiting up to ``wait_s``."""
-        import nats.errors
-
         if limit < 1:
             return []
         with unavailable_on_connection_errors(self.url):
             try:
                 msgs = await self._sub.fetch(batch=limit, timeout=max(wait_s, MIN_FETCH_WAIT_S))
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats' own, or asyncio's from inside fetch on a busy machine: no messages
                 if not self._nc.is_connected:
                     raise
                 return []
