@@ -288,7 +288,10 @@ class GroupTest(StreamFixtures):
                 await second.ack([again])
             assert (again.value, again.position) == (b"work", position)
             if self.COUNTS_DELIVERIES:
-                assert again.deliveries >= 2
+                # On a loaded machine a pull that timed out on the client can still be served by
+                # NATS: the second consumer then holds a first delivery it reads only later, and
+                # the first consumer gets the redelivery. Either way, one of them saw a redelivery.
+                assert max(again.deliveries, taken.deliveries) >= 2
             assert await fetch_for(second, QUIET_S + self.CLAIM_AFTER_S) == []
 
     async def test_two_consumers_never_share_a_message_in_flight(
