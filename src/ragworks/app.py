@@ -6,15 +6,22 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from ragworks import __version__
+from ragworks.api.cors import install_cors
 from ragworks.api.docs import install_docs
 from ragworks.api.errors import install_error_handlers
 from ragworks.api.limits import BodySizeLimitMiddleware
+from ragworks.api.rate_limit import install_rate_limits
 from ragworks.api.routes import collections, documents, events, jobs, openai_compat, services, system
+from ragworks.api.routes import keys as key_routes
 from ragworks.api.routes import usage as usage_routes
 from ragworks.api.schemas import ErrorResponse
+from ragworks.api.timeouts import RequestTimeoutMiddleware
+from ragworks.api.url_params import refuse_nul_characters
+from ragworks.auth.middleware import AuthMiddleware
+from ragworks.auth.wiring import key_verifier
 from ragworks.config import Settings
 from ragworks.container import Container
 from ragworks.observability.middleware import RequestContextMiddleware
@@ -35,7 +42,9 @@ ERRORS = {
     413: "Request body too large",
     415: "Unsupported media type",
     422: "Invalid request or unreadable document",
+    429: "Too many requests (see Retry-After)",
     503: "Not ready yet",
+    504: "The request ran past the server's time limit",
 }
 
 
@@ -89,6 +98,7 @@ def create_app(
         docs_url=None,  # served by install_docs with local assets, not from a CDN
         redoc_url=None,
         responses={code: {"model": ErrorResponse, "description": text} for code, text in ERRORS.items()},
+        dependencies=[Depends(refuse_nul_characters)],  # 422 for NUL in any path or query parameter
     )
     app.state.container = container
     install_error_handlers(app)
@@ -99,6 +109,18 @@ def create_app(
     app.include_router(openai_compat.router)
     app.include_router(usage_routes.router)  # /v1/usage: rollups of the request log
     app.include_router(dashboard_routes.router)  # /ui and the /v1/admin endpoints it reads
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=container.settings.server.max_upload_bytes)
+    app.include_router(key_routes.router)  # /v1/admin/keys
+    # Middlewares, innermost first: each sees what the ones added after it have done.
+    server = container.settings.server
+    app.add_middleware(RequestTimeoutMiddleware, timeout_s=server.request_timeout_s)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=server.max_upload_bytes)
+    install_rate_limits(app, container.settings, container.metrics.registry)
+    # API keys: sets the principal whose key the rate limits (inside) count against
+    app.add_middleware(
+        AuthMiddleware,
+        verifier=key_verifier(container),
+        public_metrics=container.settings.auth.public_metrics,
+    )
+    install_cors(app, container.settings.cors)  # outside auth and limits: their 401/429 get CORS headers
     app.add_middleware(RequestContextMiddleware, metrics=container.metrics)
     return app

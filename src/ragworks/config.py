@@ -26,6 +26,17 @@ class ServerSettings(BaseModel):
         "garbage collector's full passes (gc.freeze). Each full pass over them took 90-400 ms on 2 cores "
         "and stalled every request in flight.",
     )
+    request_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="Longest a request may take until its response starts (504 after it, and the work "
+        "is cancelled); a streamed answer (SSE) that has started is not cut. Uploads must arrive within it.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For names the "
+        "client, for per-IP rate limits; unset = the connecting address is the client.",
+    )
 
 
 class IngestSettings(BaseModel):
@@ -334,6 +345,72 @@ class ModelServiceSettings(BaseModel):
     retry_after_s: int = Field(1, ge=1, description="Retry-After sent with HTTP 429 when the queue is full.")
 
 
+class AuthSettings(BaseModel):
+    """API keys, scopes and tenants (see docs/security.md)."""
+
+    enabled: bool | None = Field(
+        None,
+        description="Require an API key on every /v1 route, /metrics and the dashboard. Unset: off for "
+        "`ragworks serve` (local use), on for the scaled profile (`ragworks api`, `ragworks up`).",
+    )
+    cache_ttl_s: float = Field(
+        5.0,
+        ge=0,
+        description="How long a verified key is trusted without reading the database again; a revoked "
+        "key stops working within this time.",
+    )
+    public_metrics: bool = Field(
+        False, description="Serve /metrics without a key (for a Prometheus that cannot send one)."
+    )
+
+
+class RateLimitSettings(BaseModel):
+    """Per-key token buckets (in memory for `ragworks serve`, in Redis for the scaled profile)."""
+
+    enabled: bool | None = Field(
+        None,
+        description="Answer 429 with Retry-After once a caller's bucket is empty: true = every caller, "
+        "by API key, else by IP; unset = only requests made with an API key (auth on), so a local "
+        "`ragworks serve` and its benchmarks are never throttled; false = off.",
+    )
+    requests_per_s: float = Field(
+        50.0, gt=0, description="Sustained requests per second per API key (or IP)."
+    )
+    burst: int = Field(100, ge=1, description="Requests a caller may make at once before the rate applies.")
+    backend: Literal["auto", "memory", "redis"] = Field(
+        "auto", description="Where buckets live; auto = Redis when redis.url is set, else in memory."
+    )
+    max_buckets: int = Field(
+        100_000,
+        ge=1,
+        description="'memory': callers tracked at most; past it the least recently seen bucket is dropped.",
+    )
+    redis_timeout_s: float = Field(
+        0.05,
+        gt=0,
+        description="'redis': deadline of one bucket check; a slower or absent Redis lets requests through "
+        "unchecked (logged, counted in ragworks_rate_limit_unchecked_total) rather than refusing them.",
+    )
+
+
+class CorsSettings(BaseModel):
+    """Cross-origin requests from browser apps (off unless origins are listed)."""
+
+    allow_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser ('*' for any)."
+    )
+    allow_credentials: bool = Field(
+        False,
+        description="Let browsers send cookies with requests (not with '*'). API keys in the "
+        "Authorization or X-API-Key header need no credentials.",
+    )
+    allow_headers: list[str] = Field(
+        default_factory=lambda: ["Authorization", "X-API-Key", "Content-Type", "X-Request-ID", "Prefer"],
+        description="Request headers a browser app may send (beyond the always-allowed simple ones).",
+    )
+    max_age_s: int = Field(600, ge=0, description="How long browsers cache a preflight answer.")
+
+
 class Settings(BaseSettings):
     """Everything configurable; validated at start-up and passed in, never read from globals."""
 
@@ -359,6 +436,9 @@ class Settings(BaseSettings):
     events: EventSettings = EventSettings()
     usage: UsageSettings = UsageSettings()
     model_service: ModelServiceSettings = ModelServiceSettings()
+    auth: AuthSettings = AuthSettings()
+    rate_limits: RateLimitSettings = RateLimitSettings()
+    cors: CorsSettings = CorsSettings()
 
     @property
     def database_url(self) -> str:

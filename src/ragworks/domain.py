@@ -37,6 +37,10 @@ class JobKind(enum.StrEnum):
     STREAM_PUBLISH = "stream.publish"
 
 
+DEFAULT_TENANT = "default"
+"""The tenant of collections made without API keys (auth off, or before tenants existed)."""
+
+
 @dataclass(slots=True)
 class Collection:
     name: str
@@ -47,6 +51,7 @@ class Collection:
     chunk_count: int = 0
     embed_model: str | None = None  # the model that made its vectors, recorded by the first ingest
     embed_dimension: int | None = None
+    tenant: str = DEFAULT_TENANT  # whose collection it is; other tenants' keys never see it
 
 
 @dataclass(slots=True)
@@ -109,6 +114,16 @@ class Job:
     started_at: float | None = None
     finished_at: float | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    tenant: str | None = None  # a service job's caller; jobs of a collection belong to its tenant
+
+
+@dataclass(frozen=True, slots=True)
+class TenantView:
+    """What a tenant's key may read of jobs and events: rows of its collections, and rows marked
+    with its tenant (service calls, which name no collection)."""
+
+    tenant: str
+    collections: tuple[str, ...]
 
 
 JobResults = dict[str, dict[str, object] | Exception]  # per job id: its result, or what failed it

@@ -36,6 +36,20 @@ class InvalidInput(RagworksError):
     code = "validation_error"
 
 
+class Unauthorized(RagworksError):
+    """No API key, or one that is unknown, revoked or expired (sent with ``WWW-Authenticate``)."""
+
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(RagworksError):
+    """A valid key without the scope (or the collection grant) the request needs."""
+
+    status_code = 403
+    code = "forbidden"
+
+
 class NotFound(RagworksError):
     status_code = 404
     code = "not_found"

@@ -51,6 +51,9 @@ port = {port}
 provider = "extractive"
 [settings.jobs]
 ingest_batch = {ingest_batch}
+# the scaled API asks for keys by default; these tests are about the stack (tests/auth: keys)
+[settings.auth]
+enabled = false
 """
     )
     up = ragworks("up", "--detach", "--config", str(config), timeout=900)

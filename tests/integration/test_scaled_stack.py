@@ -56,6 +56,9 @@ port = {free_port()}
 provider = "extractive"
 [settings.jobs]
 poll_interval_s = 0.2
+# the scaled API asks for keys by default; these tests are about the stack (tests/auth: keys)
+[settings.auth]
+enabled = false
 """
     )
     yield path

@@ -48,7 +48,7 @@ async def get_collections(container: ContainerDep) -> CollectionService:
 
 async def get_jobs(container: ContainerDep) -> JobService:
     """Job use-cases."""
-    return JobService(admin=container.jobs)
+    return JobService(admin=container.jobs, store=container.store)
 
 
 async def get_runner(container: ContainerDep) -> ServiceRunner:

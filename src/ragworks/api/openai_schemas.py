@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragworks.engines.llm.base import GenerationParams
 from ragworks.errors import BadRequest
 from ragworks.services.chat import ChatRequest, ChatResult, Grounding, Message
+from ragworks.services.retrieve_models import Identifier
 
 DEFAULT_MAX_TOKENS = 256
 _DEFAULTS = GenerationParams()
@@ -52,7 +53,7 @@ class ChatMessageIn(BaseModel):
 class GroundingOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    collections: list[str] = Field(
+    collections: list[Identifier] = Field(
         ..., min_length=1, max_length=32, description="Collections to answer from."
     )
     top_k: int | None = Field(None, ge=1, le=50, description="Passages the answer may draw on.")

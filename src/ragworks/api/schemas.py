@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from ragworks.domain import Collection, Document, Job
 from ragworks.services.base import Service
+
+# The largest value of the stores' 64-bit integer columns (event ids, chunk keys): SQLite cannot even
+# compare a larger one, so parameters compared with them are bounded by it.
+MAX_INT64 = 2**63 - 1
 
 
 class ErrorBody(BaseModel):
@@ -26,6 +30,11 @@ class CollectionCreate(BaseModel):
     name: str = Field(..., description="1-64 of a-z, 0-9, '_' and '-'.", examples=["docs"])
     language: str = Field("auto", description="'auto' (per chunk), 'en' or 'ko'.")
     description: str = Field("", max_length=2000, description="Free text shown in listings.")
+    tenant: str | None = Field(
+        None,
+        max_length=64,
+        description="Owner (admin keys only; default: the key's own tenant, or 'default').",
+    )
 
 
 class CollectionOut(BaseModel):
@@ -42,6 +51,7 @@ class CollectionOut(BaseModel):
         examples=["all-MiniLM-L6-v2"],
     )
     embed_dimension: int | None = Field(None, description="Length of its vectors.", examples=[384])
+    tenant: str = Field("default", description="The tenant that owns it.", examples=["default"])
 
     @classmethod
     def of(cls, c: Collection) -> CollectionOut:
@@ -54,6 +64,7 @@ class CollectionOut(BaseModel):
             chunk_count=c.chunk_count,
             embed_model=c.embed_model,
             embed_dimension=c.embed_dimension,
+            tenant=c.tenant,
         )
 
 
@@ -85,6 +96,29 @@ class TextDocumentIn(BaseModel):
 
 class TextDocumentsIn(BaseModel):
     documents: list[TextDocumentIn] = Field(..., min_length=1, max_length=10_000)
+
+
+def inline_json_schema(annotation: Any) -> dict[str, Any]:
+    """The JSON schema of ``annotation`` with each ``$ref`` replaced by what it refers to: a request body
+    given in a route's ``openapi_extra`` has no components of its own to refer to."""
+    schema: dict[str, Any] = TypeAdapter(annotation).json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+# The JSON body of an upload: one document, or {"documents": [...]}.
+TEXT_DOCUMENTS_SCHEMA = inline_json_schema(TextDocumentIn | TextDocumentsIn)
 
 
 class AcceptedDocument(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,9 +43,12 @@ def _files(paths: list[Path]) -> list[tuple[Path, str]]:
 
 @contextmanager
 def _client(url: str, timeout: float) -> Iterator[httpx.Client]:
-    """An HTTP client for the server at ``url``; a connection failure is a clear error, not a traceback."""
+    """An HTTP client for the server at ``url`` (with the API key in ``RAGWORKS_API_KEY``, if set); a
+    connection failure is a clear error, not a traceback."""
+    key = os.environ.get("RAGWORKS_API_KEY")
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     try:
-        with httpx.Client(base_url=url, timeout=timeout) as client:
+        with httpx.Client(base_url=url, timeout=timeout, headers=headers) as client:
             yield client
     except httpx.TransportError as exc:
         console.print(f"[red]cannot reach the server at {url}[/red] ({exc}); is `ragworks serve` running?")

@@ -153,7 +153,14 @@ def _from_log(log: Path, asked: _Asked, query_max_chars: int) -> UsageReport | Q
         print(f"skipped {skipped} lines that are not request records", file=sys.stderr)
     start_s = _epoch(asked.start) if asked.start is not None else (first if first <= last else 0.0)
     end_s = _epoch(asked.end) if asked.end is not None else last + 1
-    usage = UsageFilter(start_s, end_s, **asked.filters)
+    usage = UsageFilter(
+        start_s,
+        end_s,
+        service=asked.filters.get("service"),
+        route=asked.filters.get("route"),
+        collection=asked.filters.get("collection"),
+        api_key=asked.filters.get("api_key"),
+    )
     batch = aggregator.drain()
     if asked.queries:
         return QueryReport(

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragworks.services.generation import Generator
-from ragworks.services.retrieve_models import FilterCondition, FilterValue
+from ragworks.services.retrieve_models import FilterCondition, FilterValue, Identifier
 
 
 class AnswerInput(BaseModel):
@@ -25,7 +25,9 @@ class AnswerInput(BaseModel):
     )
 
     question: str = Field(..., min_length=1, max_length=4000, description="The question, any language.")
-    collections: list[str] = Field(..., min_length=1, max_length=32, description="Collections to search.")
+    collections: list[Identifier] = Field(
+        ..., min_length=1, max_length=32, description="Collections to search."
+    )
     top_k: int = Field(5, ge=1, le=20, description="Passages retrieved as sources.")
     mode: Literal["hybrid", "keyword", "vector"] = Field("hybrid", description="Retrieval mode.")
     filters: dict[str, FilterValue | list[FilterValue] | FilterCondition] | None = Field(

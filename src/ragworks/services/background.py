@@ -27,8 +27,10 @@ class BackgroundCalls:
         *,
         callback_url: str | None,
         request_id: str | None,
+        tenant: str | None = None,
     ) -> str:
-        """Enqueue one call; returns the job id. The input is stored already validated."""
+        """Enqueue one call for ``tenant``'s key (``None``: an operator); returns the job id. The
+        input is stored already validated."""
         payload = {"service": service.name, "input": data.model_dump(mode="json"), "request_id": request_id}
         # enqueue announces the job to the workers itself
         return await anyio.to_thread.run_sync(
@@ -37,5 +39,6 @@ class BackgroundCalls:
                 payload,
                 max_attempts=self.max_attempts,
                 callback_url=callback_url,
+                tenant=tenant,
             )
         )

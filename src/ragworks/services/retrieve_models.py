@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 FilterValue = str | int | float | bool
+# A name the stores look up (a collection, a document id). None stored holds a NUL character, and
+# PostgreSQL's driver drops it from the comparison, so "a\x00b" would find "ab": refused with 422.
+Identifier = Annotated[str, Field(pattern=r"^[^\x00]*$")]
 FilterCondition = dict[Literal["eq", "ne", "in", "gt", "gte", "lt", "lte"], FilterValue | list[FilterValue]]
 
 
@@ -33,7 +36,9 @@ class RetrieveInput(BaseModel):
     )
 
     query: str = Field(..., min_length=1, max_length=4000, description="What to search for, any language.")
-    collections: list[str] = Field(..., min_length=1, max_length=32, description="Collections to search.")
+    collections: list[Identifier] = Field(
+        ..., min_length=1, max_length=32, description="Collections to search."
+    )
     top_k: int = Field(10, ge=1, le=1000, description="Results to return.")
     offset: int = Field(0, ge=0, le=10_000, description="Results to skip (pagination).")
     mode: Literal["hybrid", "keyword", "vector"] = Field(

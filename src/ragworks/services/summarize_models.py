@@ -7,6 +7,7 @@ from typing import Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ragworks.services.generation import Generator
+from ragworks.services.retrieve_models import Identifier
 
 
 class SummarizeInput(BaseModel):
@@ -22,8 +23,8 @@ class SummarizeInput(BaseModel):
     text: str | None = Field(
         None, min_length=1, max_length=5_000_000, description="Text to summarize (or give a stored document)."
     )
-    collection: str | None = Field(None, description="Collection of the stored document to summarize.")
-    document_id: str | None = Field(None, description="Id of the stored document to summarize.")
+    collection: Identifier | None = Field(None, description="Collection of the stored document to summarize.")
+    document_id: Identifier | None = Field(None, description="Id of the stored document to summarize.")
     target_words: int = Field(120, ge=10, le=1000, description="About how many words the summary has.")
     style: Literal["paragraph", "bullets"] = Field("paragraph", description="One paragraph, or bullets.")
     max_tokens: int | None = Field(

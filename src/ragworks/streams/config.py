@@ -104,6 +104,9 @@ class SourceSection(_Section):
         None, pattern=COLLECTION_NAME.pattern, description="Target collection of `documents` sources."
     )
     create_collection: bool = Field(True, description="Create the collection when it does not exist.")
+    tenant: str = Field(
+        "default", min_length=1, max_length=64, description="The tenant that owns collections it creates."
+    )
     fields: FieldMap = FieldMap()
     results: str | None = Field(None, description="`services`: the stream results are published to.")
     dead_letter: str | None = Field(

@@ -223,7 +223,7 @@ class SourceConsumer:
         if self.publisher is not None:
             await self.publisher.start()
         if self.config.kind == "documents" and self.config.collection and self.config.create_collection:
-            await self.intake.ensure_collection(self.config.collection)
+            await self.intake.ensure_collection(self.config.collection, self.config.tenant)
         log.info("stream %s: consuming %s as %s", self.name, self.config.stream, self.consumer.name)
 
     async def _with_retries(self, action: Any) -> None:

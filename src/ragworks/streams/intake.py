@@ -9,7 +9,7 @@ from typing import Any
 
 import anyio
 
-from ragworks.domain import JobKind, JobStatus
+from ragworks.domain import DEFAULT_TENANT, JobKind, JobStatus
 from ragworks.engines.queue.base import JobAdmin, JobQueue
 from ragworks.engines.store.base import MetadataStore
 from ragworks.errors import Conflict, NotFound
@@ -64,14 +64,14 @@ class Intake:
         counts = await anyio.to_thread.run_sync(self.admin.counts)
         return sum(n for (kind, status), n in counts.items() if kind == JobKind.INGEST and status in _WAITING)
 
-    async def ensure_collection(self, name: str) -> None:
-        """Create the collection unless it exists."""
+    async def ensure_collection(self, name: str, tenant: str = DEFAULT_TENANT) -> None:
+        """Create the collection, owned by ``tenant``, unless it exists."""
 
         def ensure() -> None:
             try:
                 self.store.get_collection(name)
             except NotFound:
                 with contextlib.suppress(Conflict):  # created meanwhile by another consumer
-                    self.store.create_collection(name, "auto", "")
+                    self.store.create_collection(name, "auto", "", tenant)
 
         await anyio.to_thread.run_sync(ensure)

@@ -31,6 +31,9 @@ class UsageFilter:
     route: str | None = None
     collection: str | None = None
     api_key: str | None = None
+    # a tenant's view: only requests made with these keys, only queries of these collections
+    api_keys: tuple[str, ...] | None = field(default=None, kw_only=True)
+    collections: tuple[str, ...] | None = field(default=None, kw_only=True)
 
     @property
     def first_hour(self) -> int:
@@ -45,6 +48,7 @@ class UsageFilter:
             and (self.route is None or key.route == self.route)
             and (self.collection is None or key.collection == self.collection)
             and (self.api_key is None or key.api_key == self.api_key)
+            and (self.api_keys is None or key.api_key in self.api_keys)
         )
 
 
@@ -209,6 +213,8 @@ def queries_from_batch(
         if not (first_day <= key.day < usage.end):
             continue
         if usage.collection is not None and key.collection != usage.collection:
+            continue
+        if usage.collections is not None and key.collection not in usage.collections:
             continue
         pair = summed.setdefault((key.collection, key.query), [0, 0])
         pair[0] += totals.count

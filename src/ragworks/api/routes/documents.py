@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
+from ragworks.api.access import collection_in_path
 from ragworks.api.deps import DocumentsDep
 from ragworks.api.schemas import (
+    TEXT_DOCUMENTS_SCHEMA,
     AcceptedDocument,
     AcceptedDocuments,
     DocumentOut,
@@ -25,7 +27,12 @@ from ragworks.errors import BadRequest, UnsupportedMediaType
 from ragworks.services.documents import Rejection, TextDocument, Upload
 from ragworks.services.retrieve import parse_filters
 
-router = APIRouter(prefix="/v1/collections/{name}/documents", tags=["documents"])
+# every route here is under one collection: the caller must see it (and hold write to change it)
+router = APIRouter(
+    prefix="/v1/collections/{name}/documents",
+    tags=["documents"],
+    dependencies=[Depends(collection_in_path)],
+)
 
 _UPLOAD_DOC = {
     "requestBody": {
@@ -40,14 +47,7 @@ _UPLOAD_DOC = {
                     "required": ["files"],
                 }
             },
-            "application/json": {
-                "schema": {
-                    "oneOf": [
-                        {"$ref": "#/components/schemas/TextDocumentIn"},
-                        {"$ref": "#/components/schemas/TextDocumentsIn"},
-                    ]
-                }
-            },
+            "application/json": {"schema": TEXT_DOCUMENTS_SCHEMA},
         },
         "required": True,
     }

@@ -8,11 +8,13 @@ import anyio
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
+from ragworks.api.access import TenantViewDep, read_scope
 from ragworks.api.deps import ContainerDep
+from ragworks.api.schemas import MAX_INT64
 from ragworks.engines.queue.base import EventLog
 from ragworks.engines.queue.outbox import Event
 
-router = APIRouter(prefix="/v1/events", tags=["events"])
+router = APIRouter(prefix="/v1/events", tags=["events"], dependencies=[Depends(read_scope)])
 
 
 async def get_event_log(container: ContainerDep) -> EventLog:
@@ -48,13 +50,16 @@ class EventPage(BaseModel):
 @router.get("", response_model=EventPage, summary="List events, newest first or after a cursor")
 async def list_events(
     events: EventLogDep,
-    after: Annotated[int | None, Query(ge=0, description="Only events after this id, oldest first")] = None,
+    view: TenantViewDep,  # None: an operator sees every tenant's
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_INT64, description="Only events after this id, oldest first")
+    ] = None,
     kind: Annotated[str | None, Query(description="e.g. document.indexed")] = None,
     collection: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
 ) -> EventPage:
     found = await anyio.to_thread.run_sync(
-        lambda: events.list_events(after=after, kind=kind, collection=collection, limit=limit)
+        lambda: events.list_events(after=after, kind=kind, collection=collection, limit=limit, view=view)
     )
     next_after = found[-1].id if after is not None and len(found) == limit else None
     return EventPage(events=[EventOut.of(e) for e in found], next_after=next_after)

@@ -10,10 +10,11 @@ import logging
 import time
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from ragworks.api.deps import RunnerDep
+from ragworks.api.access import PrincipalDep, read_scope
+from ragworks.api.deps import ContainerDep, RunnerDep
 from ragworks.api.openai_schemas import (
     ChatCompletionChunk,
     ChatCompletionRequest,
@@ -25,6 +26,8 @@ from ragworks.api.openai_schemas import (
     ModelList,
     Usage,
 )
+from ragworks.api.schemas import ErrorResponse
+from ragworks.auth.access import require_collections
 from ragworks.errors import BadRequest, RagworksError
 from ragworks.observability.logging import get_request_id
 from ragworks.services import chat
@@ -32,7 +35,7 @@ from ragworks.services.builtin import embed
 
 log = logging.getLogger(__name__)
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], dependencies=[Depends(read_scope)])
 UNSET_EXTRAS = {"usage", "ragworks"}
 
 
@@ -40,12 +43,21 @@ UNSET_EXTRAS = {"usage", "ragworks"}
     "/chat/completions",
     response_model=ChatCompletionResponse,
     summary="Chat completion (OpenAI-compatible; `ragworks.collections` grounds it)",
-    responses={200: {"content": {"text/event-stream": {}}, "description": "The completion, or SSE chunks"}},
+    responses={
+        200: {"content": {"text/event-stream": {}}, "description": "The completion, or SSE chunks"},
+        501: {
+            "model": ErrorResponse,
+            "description": "No model to answer with: an ungrounded chat on a server without a generative "
+            "LLM (llm_unavailable), or a grounded one without the answer service (grounding_unavailable)",
+        },
+    },
 )
 async def chat_completions(
-    body: ChatCompletionRequest, runner: RunnerDep
+    body: ChatCompletionRequest, runner: RunnerDep, container: ContainerDep, principal: PrincipalDep
 ) -> ChatCompletionResponse | StreamingResponse:
     """Complete the conversation, or answer its last question from collections."""
+    if body.ragworks is not None:
+        await require_collections(container.store, principal, body.ragworks.collections, "read")
     request = body.to_chat()
     completion_id, created = chat.completion_id(), int(time.time())
     if not body.stream:

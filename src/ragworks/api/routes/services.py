@@ -14,12 +14,14 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field, create_model
 
-from ragworks.api.deps import BackgroundDep, RunnerDep, ServiceRegistryDep
+from ragworks.api.access import PrincipalDep, read_scope
+from ragworks.api.deps import BackgroundDep, ContainerDep, RunnerDep, ServiceRegistryDep
 from ragworks.api.schemas import ServiceAccepted, ServiceInfo, ServiceList
+from ragworks.auth.access import require_collections
 from ragworks.errors import RagworksError
 from ragworks.observability.logging import get_request_id
 from ragworks.services.base import Service, ServiceEvent
@@ -32,7 +34,7 @@ ENVELOPE_DUMP_EXCLUDE = {"async_", "callback_url", "stream"}
 
 def build_router(registry: ServiceRegistry) -> APIRouter:
     """One route per service name, plus its aliases, plus the listing."""
-    router = APIRouter(tags=["services"])
+    router = APIRouter(tags=["services"], dependencies=[Depends(read_scope)])
     router.add_api_route(
         "/v1/services",
         list_services,
@@ -91,14 +93,24 @@ def request_model(service: Service[Any, Any]) -> type[BaseModel]:
 
 def _endpoint(service: Service[Any, Any], model: type[BaseModel]) -> Callable[..., Awaitable[Any]]:
     async def endpoint(
-        request: Request, body: BaseModel, runner: RunnerDep, background: BackgroundDep
+        request: Request,
+        body: BaseModel,
+        runner: RunnerDep,
+        background: BackgroundDep,
+        container: ContainerDep,
+        principal: PrincipalDep,
     ) -> Any:
         data = service.parse(body.model_dump(exclude=ENVELOPE_DUMP_EXCLUDE))
+        await require_collections(container.store, principal, input_collections(data), "read")
         callback_url: str | None = getattr(body, "callback_url", None)
         prefer_async = "respond-async" in request.headers.get("prefer", "").lower()
         if getattr(body, "async_", False) or prefer_async or callback_url:
             job_id = await background.submit(
-                service, data, callback_url=callback_url, request_id=get_request_id()
+                service,
+                data,
+                callback_url=callback_url,
+                request_id=get_request_id(),
+                tenant=principal.tenant,
             )
             accepted = ServiceAccepted(
                 job_id=job_id, status="queued", service=service.name, status_url=f"/v1/jobs/{job_id}"
@@ -122,10 +134,26 @@ def _endpoint(service: Service[Any, Any], model: type[BaseModel]) -> Callable[..
         inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=model),
         inspect.Parameter("runner", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=RunnerDep),
         inspect.Parameter("background", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=BackgroundDep),
+        inspect.Parameter("container", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=ContainerDep),
+        inspect.Parameter("principal", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=PrincipalDep),
     ]
     endpoint.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     endpoint.__name__ = f"service_{service.name}"
     return endpoint
+
+
+def input_collections(data: BaseModel) -> list[str]:
+    """The collections a service input names (its ``collection`` and ``collections`` fields): the
+    caller must be allowed to read each of them. A service that reads collections named in other
+    fields must check them itself."""
+    names: list[str] = []
+    single = getattr(data, "collection", None)
+    if isinstance(single, str):
+        names.append(single)
+    several = getattr(data, "collections", None)
+    if isinstance(several, list):
+        names += [name for name in several if isinstance(name, str)]
+    return list(dict.fromkeys(names))
 
 
 async def _sse(first: ServiceEvent, rest: AsyncIterator[ServiceEvent]) -> AsyncIterator[bytes]:

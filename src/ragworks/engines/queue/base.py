@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ragworks.domain import Job, JobStatus
+from ragworks.domain import Job, JobStatus, TenantView
 from ragworks.engines.queue.outbox import Event
 
 WakeUp = Callable[[], None]
@@ -113,9 +113,10 @@ class JobAdmin(Protocol):
         limit: int = 50,
         before: float | None = None,
         since: float | None = None,
+        view: TenantView | None = None,
     ) -> list[Job]:
         """Jobs newest first, filtered, keyset-paginated on ``created_at`` before ``before``; with
-        ``since``, only jobs created at or after it."""
+        ``since``, only jobs created at or after it; with ``view``, only that tenant's."""
 
     def retry(self, job_id: str) -> Job:
         """Replay a dead, failed or cancelled job now with a fresh attempt budget.
@@ -155,9 +156,11 @@ class EventLog(Protocol):
         kind: str | None = None,
         collection: str | None = None,
         limit: int = 50,
+        view: TenantView | None = None,
     ) -> list[Event]:
         """Events oldest first with an id above ``after`` (a reader's cursor), or newest first when
-        ``after`` is None; filtered by exact ``kind`` and ``collection``."""
+        ``after`` is None; filtered by exact ``kind`` and ``collection``, and with ``view`` to that
+        tenant's."""
 
     def purge_events(self, before: float, limit: int) -> int:
         """Delete up to ``limit`` of the oldest events created before ``before``; returns how many."""

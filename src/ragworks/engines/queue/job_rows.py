@@ -28,6 +28,7 @@ def job_row(
     max_attempts: int = 4,
     callback_url: str | None = None,
     job_id: str | None = None,
+    tenant: str | None = None,
 ) -> dict[str, Any]:
     """The ``jobs`` row of a new queued job (callers may insert many at once); its id is ``job_id``
     (at most 32 characters: a caller that derives ids makes a re-delivered request name the same job)
@@ -48,4 +49,5 @@ def job_row(
         "history": [],
         "created_at": now,
         "updated_at": now,
+        "tenant": tenant,
     }

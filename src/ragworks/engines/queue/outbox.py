@@ -134,6 +134,7 @@ def record_outcomes(conn: Connection, router: DeliveryRouter | None, finished: S
                 "document_id": job.document_id,
                 "payload": data,
                 "created_at": now,
+                "tenant": job.tenant,
             }
             for job, kind, data in drafts
         ]
@@ -144,9 +145,11 @@ def record_outcomes(conn: Connection, router: DeliveryRouter | None, finished: S
             stored[job.id].append(event)
     if router is None:
         return 0
-    owed = [d for job in finished for d in router.deliveries(job, stored[job.id])]
+    owed = [(job, d) for job in finished for d in router.deliveries(job, stored[job.id])]
     if owed:
-        conn.execute(
-            insert(jobs), [job_row(kind=d.kind, payload=d.payload, max_attempts=d.max_attempts) for d in owed]
-        )
+        rows = [
+            job_row(kind=d.kind, payload=d.payload, max_attempts=d.max_attempts, tenant=job.tenant)
+            for job, d in owed
+        ]
+        conn.execute(insert(jobs), rows)
     return len(owed)

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, func, literal, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
-from ragworks.domain import Job, JobStatus
+from ragworks.domain import Job, JobStatus, TenantView
 from ragworks.engines.queue.base import WakeUp
 from ragworks.engines.queue.job_rows import insert_job, job_row
 from ragworks.engines.queue.outbox import DeliveryRouter, record_outcomes
 from ragworks.engines.store.rows import job_from_row
 from ragworks.engines.store.schema import jobs
+from ragworks.engines.store.tenancy import visible_to
 from ragworks.errors import Conflict, NotFound
 
 # Statuses a worker may lease: queued, failed (waiting for its retry), running with an expired lease.
@@ -238,9 +239,13 @@ class SqlJobQueue:
         limit: int = 50,
         before: float | None = None,
         since: float | None = None,
+        view: TenantView | None = None,
     ) -> list[Job]:
-        """Jobs newest first, filtered, keyset-paginated on created_at (``since``: created at or after)."""
+        """Jobs newest first, filtered, keyset-paginated on created_at (``since``: created at or after);
+        with ``view``, only that tenant's."""
         query = select(jobs)
+        if view is not None:
+            query = query.where(visible_to(jobs, view))
         for column, value in ((jobs.c.status, status), (jobs.c.kind, kind), (jobs.c.collection, collection)):
             if value is not None:
                 query = query.where(column == value)

@@ -6,8 +6,10 @@ from typing import Any
 
 from sqlalchemy import Row, delete, select
 
+from ragworks.domain import TenantView
 from ragworks.engines.queue.outbox import Event
 from ragworks.engines.store.schema import events
+from ragworks.engines.store.tenancy import visible_to
 
 
 def event_from_row(row: Row[Any]) -> Event:
@@ -37,9 +39,13 @@ class SqlEventLog:
         kind: str | None = None,
         collection: str | None = None,
         limit: int = 50,
+        view: TenantView | None = None,
     ) -> list[Event]:
-        """Events after the cursor ``after`` (oldest first), or the newest first without one."""
+        """Events after the cursor ``after`` (oldest first), or the newest first without one; with
+        ``view``, only that tenant's."""
         query = select(events)
+        if view is not None:
+            query = query.where(visible_to(events, view))
         for column, value in ((events.c.kind, kind), (events.c.collection, collection)):
             if value is not None:
                 query = query.where(column == value)

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 from ragworks.domain import (
+    DEFAULT_TENANT,
     Acceptance,
     ChunkRecord,
     Collection,
@@ -42,15 +43,23 @@ class Database(Protocol):
 class MetadataStore(Protocol):
     """Collections and documents, with document versions and their ingest jobs."""
 
-    def create_collection(self, name: str, language: str, description: str) -> Collection:
-        """Create a collection.
+    def create_collection(
+        self, name: str, language: str, description: str, tenant: str = DEFAULT_TENANT
+    ) -> Collection:
+        """Create a collection owned by ``tenant`` (names are unique across tenants).
 
         Raises:
             Conflict: the name is taken.
         """
 
-    def list_collections(self) -> list[Collection]:
-        """All collections by name, with their document and chunk counts."""
+    def list_collections(self, tenant: str | None = None) -> list[Collection]:
+        """All collections (or only ``tenant``'s) by name, with their document and chunk counts."""
+
+    def collection_names(self, tenant: str) -> list[str]:
+        """The names of ``tenant``'s collections, without counts."""
+
+    def collection_tenants(self, names: Sequence[str]) -> dict[str, str]:
+        """The owning tenant of each of ``names`` that exists (missing names are left out)."""
 
     def require_collections(self, names: Sequence[str]) -> None:
         """Return when every one of ``names`` exists.

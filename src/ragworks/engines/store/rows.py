@@ -77,4 +77,5 @@ def job_from_row(row: Row[Any]) -> Job:
         started_at=m["started_at"],
         finished_at=m["finished_at"],
         history=list(m["history"] or []),
+        tenant=m["tenant"],
     )

@@ -33,6 +33,10 @@ collections = Table(
     # ingesting with another model is refused instead of mixing vector spaces
     Column("embed_model", String(255)),
     Column("embed_dimension", Integer),
+    # whose collection it is (migration 0009): tenants see only their own; names are unique across
+    # tenants, as bucket names are
+    Column("tenant", String(64), nullable=False, default="default", server_default="default"),
+    Index("ix_collections_tenant", "tenant"),
 )
 
 documents = Table(
@@ -104,6 +108,7 @@ jobs = Table(
     Column("updated_at", Float, nullable=False),
     Column("started_at", Float),
     Column("finished_at", Float),
+    Column("tenant", String(64)),  # a service job's caller (migration 0009); ingest jobs go by collection
     Index("ix_jobs_status_next_run", "status", "next_run_at"),
     Index("ix_jobs_status_kind_next_run", "status", "kind", "next_run_at"),  # metrics: oldest per kind
     Index("ix_jobs_created", "created_at"),
@@ -123,6 +128,7 @@ events = Table(
     Column("document_id", String(512)),
     Column("payload", JSON, nullable=False),
     Column("created_at", Float, nullable=False),
+    Column("tenant", String(64)),  # set where no collection says whose the event is (migration 0009)
     Index("ix_events_created", "created_at"),
     sqlite_autoincrement=True,
 )
@@ -190,4 +196,22 @@ usage_queries = Table(
     Column("count", BigInteger, nullable=False),
     Column("zero_results", BigInteger, nullable=False),
     PrimaryKeyConstraint("day", "collection", "query", name="pk_usage_queries"),
+)
+
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    # the public half of a key ``rw_<id>_<secret>``; only a SHA-256 of the secret is stored
+    Column("id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("tenant", String(64)),  # NULL: an operator (admin) key
+    Column("scopes", JSON, nullable=False),
+    Column("collections", JSON),  # NULL: every collection of the tenant
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float),
+    Column("last_used_at", Float),
+    Column("revoked_at", Float),
+    Index("ix_api_keys_tenant", "tenant"),
 )

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, sele
 from sqlalchemy.exc import IntegrityError
 
 from ragworks.domain import (
+    DEFAULT_TENANT,
     Acceptance,
     Collection,
     Document,
@@ -77,8 +78,10 @@ class SqlMetadataStore:
 
     # collections -------------------------------------------------------------------------------
 
-    def create_collection(self, name: str, language: str, description: str) -> Collection:
-        """Create a collection; Conflict if the name is taken."""
+    def create_collection(
+        self, name: str, language: str, description: str, tenant: str = DEFAULT_TENANT
+    ) -> Collection:
+        """Create a collection owned by ``tenant``; Conflict if the name is taken (by any tenant)."""
         with self.db.writer.begin() as conn:
             if conn.execute(select(collections.c.name).where(collections.c.name == name)).first():
                 raise Conflict(f"collection '{name}' already exists")
@@ -86,18 +89,34 @@ class SqlMetadataStore:
             try:
                 conn.execute(
                     insert(collections).values(
-                        name=name, language=language, description=description, created_at=now
+                        name=name, language=language, description=description, created_at=now, tenant=tenant
                     )
                 )
             except IntegrityError:  # created meanwhile by another connection (engines without one writer)
                 raise Conflict(f"collection '{name}' already exists") from None
-        return Collection(name=name, language=language, description=description, created_at=now)
+        return Collection(
+            name=name, language=language, description=description, created_at=now, tenant=tenant
+        )
 
-    def list_collections(self) -> list[Collection]:
-        """All collections with their document and chunk counts."""
-        return self._collections(None)
+    def list_collections(self, tenant: str | None = None) -> list[Collection]:
+        """All collections (or ``tenant``'s) with their document and chunk counts."""
+        return self._collections(None, tenant)
 
-    def _collections(self, only: str | None) -> list[Collection]:
+    def collection_tenants(self, names: Sequence[str]) -> dict[str, str]:
+        """The owning tenant of each of ``names`` that exists."""
+        with self.db.reader.connect() as conn:
+            rows = conn.execute(
+                select(collections.c.name, collections.c.tenant).where(collections.c.name.in_(names))
+            )
+            return {str(name): str(tenant) for name, tenant in rows}
+
+    def collection_names(self, tenant: str) -> list[str]:
+        """The names of ``tenant``'s collections (no counts: a cheap read for access checks)."""
+        with self.db.reader.connect() as conn:
+            query = select(collections.c.name).where(collections.c.tenant == tenant)
+            return list(conn.execute(query.order_by(collections.c.name)).scalars())
+
+    def _collections(self, only: str | None, tenant: str | None = None) -> list[Collection]:
         """Collections (all, or the one named ``only``) with counts aggregated in SQL."""
         doc_counts = (
             select(
@@ -112,6 +131,8 @@ class SqlMetadataStore:
         if only is not None:
             doc_counts = doc_counts.where(documents.c.collection == only)
             query = query.where(collections.c.name == only)
+        if tenant is not None:
+            query = query.where(collections.c.tenant == tenant)
         counts = doc_counts.subquery()
         query = (
             query.add_columns(counts.c.docs, counts.c.chunks)
@@ -129,6 +150,7 @@ class SqlMetadataStore:
                     chunk_count=r.chunks or 0,
                     embed_model=r.embed_model,
                     embed_dimension=r.embed_dimension,
+                    tenant=r.tenant,
                 )
                 for r in conn.execute(query)
             ]

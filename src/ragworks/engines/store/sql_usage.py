@@ -99,6 +99,8 @@ class SqlUsageRollups:
         )
         if usage.collection is not None:
             statement = statement.where(q.collection == usage.collection)
+        if usage.collections is not None:
+            statement = statement.where(q.collection.in_(usage.collections))
         if zero_results:
             statement = statement.having(zeros > 0)
         with self.db.reader.connect() as conn:
@@ -159,6 +161,8 @@ def _conditions(table: Table, usage: UsageFilter) -> list[ColumnElement[bool]]:
         value = getattr(usage, name)
         if value is not None:
             conditions.append(c[name] == value)
+    if usage.api_keys is not None:
+        conditions.append(c.api_key.in_(usage.api_keys))
     return [and_(*conditions)]
 
 

@@ -18,7 +18,7 @@ from ragworks.services.base import Service, ServiceContext
 from ragworks.services.builtin import retrieve
 from ragworks.services.continuations import clean, continue_from, sentence_end, unique
 from ragworks.services.generation import Generator, generator_of
-from ragworks.services.retrieve_models import RetrieveHit
+from ragworks.services.retrieve_models import Identifier, RetrieveHit
 
 SEARCHED = 8  # passages searched for literal continuations
 PROMPTED = 2  # of which the best go into the model's prompt
@@ -35,7 +35,7 @@ class CompleteInput(BaseModel):
     )
 
     prefix: str = Field(..., min_length=1, max_length=2000, description="What the user has typed so far.")
-    collections: list[str] | None = Field(
+    collections: list[Identifier] | None = Field(
         None, min_length=1, max_length=32, description="Ground the suggestions in these collections."
     )
     n: int = Field(3, ge=1, le=5, description="Suggestions wanted (fewer when they would repeat).")

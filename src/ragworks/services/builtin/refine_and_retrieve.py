@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragworks.services.base import Service, ServiceContext
 from ragworks.services.builtin import refine, retrieve
 from ragworks.services.continuations import unique
-from ragworks.services.retrieve_models import FilterCondition, FilterValue, RetrieveHit
+from ragworks.services.retrieve_models import FilterCondition, FilterValue, Identifier, RetrieveHit
 
 RRF_K = 60
 
@@ -25,7 +25,9 @@ class RefineAndRetrieveInput(BaseModel):
     )
 
     query: str = Field(..., min_length=1, max_length=2000, description="The question to search for.")
-    collections: list[str] = Field(..., min_length=1, max_length=32, description="Collections to search.")
+    collections: list[Identifier] = Field(
+        ..., min_length=1, max_length=32, description="Collections to search."
+    )
     top_k: int = Field(10, ge=1, le=100, description="Results to return.")
     mode: Literal["hybrid", "keyword", "vector"] = Field(
         "hybrid", description="Retrieval mode of each search."

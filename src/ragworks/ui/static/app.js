@@ -1,6 +1,6 @@
 // The dashboard's router: views are chosen by the URL fragment (#/jobs?status=dead, #/jobs/<id>, ...)
 // and the visible one refreshes itself every few seconds.
-import { h } from "./core.js";
+import { h, onUnauthorized, session, Unauthorized } from "./core.js";
 import { overview } from "./overview.js";
 import { jobDetail, jobs } from "./jobs.js";
 import { collectionDetail, collections, upload } from "./collections.js";
@@ -42,7 +42,7 @@ async function route() {
       const refresh = await make(match)(view, params);
       if (generation === current.generation) current.refresh = refresh || null;
     } catch (err) {
-      view.append(h("div", { class: "panel error" }, err.message));
+      if (!(err instanceof Unauthorized)) view.append(h("div", { class: "panel error" }, err.message));
     }
     return;
   }
@@ -68,6 +68,52 @@ async function tick() {
   setTimeout(tick, REFRESH_MS);
 }
 
+// With auth on, the first call without a (valid) key lands here: ask for one, then show the view again.
+function signIn(refused) {
+  current.refresh = null;
+  current.generation++;  // a view still loading must not draw over the form
+  const sent = session.key();
+  session.signOut();
+  showSignOut();
+  const view = document.getElementById("view");
+  const existing = document.getElementById("sign-in");
+  const reason = sent ? `${refused.code}: ${refused.message}` : "";
+  if (existing) {
+    if (reason) existing.querySelector(".error").textContent = reason;
+    return;
+  }
+  const form = h("form", { class: "panel sign-in", id: "sign-in", "data-test": "sign-in" },
+    h("h1", {}, "Sign in"),
+    h("p", {}, "This server needs an API key. An admin key shows everything; ",
+      h("code", {}, "ragworks keys create --admin --name me"), " makes one."),
+    h("input", { type: "password", name: "key", placeholder: "rw_…", autocomplete: "off", required: true,
+      "aria-label": "API key", "data-test": "api-key" }),
+    h("button", { type: "submit", class: "primary", "data-test": "sign-in-submit" }, "Sign in"),
+    h("p", { class: "error", "data-test": "sign-in-error" }, reason),
+    h("p", { class: "muted" }, "The key is kept in this tab only, until you sign out or close it."));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    session.signIn(form.elements.key.value.trim());
+    showSignOut();
+    route();
+  });
+  view.replaceChildren(form);
+  form.elements.key.focus();
+}
+
+function showSignOut() {
+  document.getElementById("sign-out").hidden = !session.key();
+}
+
+document.getElementById("sign-out").addEventListener("click", (event) => {
+  event.preventDefault();
+  session.signOut();
+  showSignOut();
+  route();
+});
+
+onUnauthorized(signIn);
+showSignOut();
 window.addEventListener("hashchange", route);
 route();
 setTimeout(tick, REFRESH_MS);

@@ -1,18 +1,46 @@
 // Shared pieces of the dashboard: API calls, element building, formatting, notices.
 
-// Every request goes through here. Once API keys exist, this is where the page adds its
-// Authorization header (the server-side seam is require_operator in api/routes/admin.py).
+// The API key the dashboard signs in with (servers with auth on), kept for this browser tab only.
+const KEY_STORAGE = "ragworks.apiKey";
+export const session = {
+  key: () => sessionStorage.getItem(KEY_STORAGE),
+  signIn: (key) => sessionStorage.setItem(KEY_STORAGE, key),
+  signOut: () => sessionStorage.removeItem(KEY_STORAGE),
+};
+
+// A 401: the server wants a key (code missing_api_key) or refused the one sent (invalid_api_key).
+export class Unauthorized extends Error {
+  constructor(message, code) {
+    super(message);
+    this.code = code;
+  }
+}
+
+let unauthorizedHandler = null;
+// app.js shows the sign-in form through this when any call answers 401.
+export function onUnauthorized(handler) {
+  unauthorizedHandler = handler;
+}
+
+// Every request goes through here: it sends the session's key, if any, as a bearer token.
 export async function api(path, options = {}) {
   const init = { ...options, headers: { Accept: "application/json", ...(options.headers || {}) } };
   if (options.json !== undefined) {
     init.body = JSON.stringify(options.json);
     init.headers["Content-Type"] = "application/json";
   }
+  const key = session.key();
+  if (key) init.headers.Authorization = `Bearer ${key}`;
   const response = await fetch(path, init);
   const text = await response.text();
   const body = text ? JSON.parse(text) : null;
   if (!response.ok) {
     const message = body && body.error ? body.error.message : `${response.status} ${response.statusText}`;
+    if (response.status === 401) {
+      const refused = new Unauthorized(message, body && body.error ? body.error.code : "unauthorized");
+      if (unauthorizedHandler) unauthorizedHandler(refused);
+      throw refused;
+    }
     throw new Error(message);
   }
   return body;

@@ -1,0 +1,1 @@
+"""Per-caller token buckets behind the API's rate limits (in memory or in Redis)."""
