@@ -7,7 +7,16 @@ from typing import Annotated
 
 import typer
 
-from ragworks.cli import client_commands, consume, eval_command, new_service, scaled, stack_commands
+from ragworks.cli import (
+    backup_command,
+    client_commands,
+    consume,
+    eval_command,
+    keys,
+    new_service,
+    scaled,
+    stack_commands,
+)
 from ragworks.cli.model_serve import model_serve
 from ragworks.cli.usage_command import usage as usage_command
 
@@ -65,6 +74,9 @@ app.command("ingest")(client_commands.ingest)
 app.command("search")(client_commands.search)
 app.command("jobs")(client_commands.jobs)
 app.command("usage")(usage_command)
+app.add_typer(keys.app, name="keys")
 app.command("eval")(eval_command.run_eval)
 app.command("new-service")(new_service.new_service)
 app.command("model-serve")(model_serve)
+app.command("backup")(backup_command.backup)
+app.command("restore")(backup_command.restore)
