@@ -46,6 +46,7 @@ class StackPlan:
     options: SupervisorOptions
     api_url: str
     notes: list[str] = field(default_factory=list)  # what the user should know before it starts
+    settings: Settings | None = None  # what the API and workers run with
 
 
 def data_dir_of(config: StackConfig, source: Path | None) -> Path:
@@ -111,7 +112,7 @@ def plan_stack(
         log_max_bytes=stack.log_max_bytes,
         log_backups=stack.log_backups,
     )
-    return StackPlan(run_dir, specs, options, _api_url(child), notes)
+    return StackPlan(run_dir, specs, options, _api_url(child), notes, child)
 
 
 PYTHON = [sys.executable, "-m", "ragworks"]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ragworks.stack import StackError
 from ragworks.stack.config import StackConfig
+from ragworks.stack.first_key import ensure_admin_key
 from ragworks.stack.plan import data_dir_of, plan_stack
 from ragworks.stack.runfiles import SUPERVISOR, RunDir, StackState
 from ragworks.stack.supervisor import Supervisor
@@ -39,6 +40,8 @@ def run_foreground(
         supervisor = Supervisor(plan.specs, plan.options, plan.run_dir, plan.api_url)
         supervisor.stop_on_signals()
         supervisor.start()
+        if plan.settings is not None and (key_file := ensure_admin_key(plan.settings)) is not None:
+            log.info("the API asks for API keys: an admin key was made and saved in %s", key_file)
         on_up(plan.api_url)
         supervisor.run()
         log.info("stack stopped")
