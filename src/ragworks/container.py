@@ -8,7 +8,6 @@ role of the scaled profile serves HTTP only, beside separate worker processes.
 from __future__ import annotations
 
 import fcntl
-import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from ragworks.config import Settings
 from ragworks.engines.blob.base import BlobStore
 from ragworks.engines.embed.base import Embedder
 from ragworks.engines.index.base import SearchIndex
+from ragworks.engines.index.repair import repair_collection
 from ragworks.engines.llm.base import LLM
 from ragworks.engines.queue.base import JobAdmin, JobQueue
 from ragworks.engines.store.base import ChunkStore, MetadataStore
@@ -162,23 +162,18 @@ class Container:
         Only an exclusive owner may do this: with other processes writing, a chunk indexed but not yet
         activated would look like a stray.
         """
-        index, chunks = self.index, self.chunks
         with self.search.index_lock:
             for collection in self.store.list_collections():
-                served = chunks.served_keys(collection.name)
-                indexed = index.keys(collection.name)
-                missing, extra = served - indexed, indexed - served
-                if missing or extra:
+                repair = repair_collection(self.index, self.chunks, collection.name, self.embedder.dimension)
+                if repair.added or repair.removed:
                     log.info(
-                        "repairing index from the store",
-                        extra={"collection": collection.name, "missing": len(missing), "extra": len(extra)},
+                        "repaired index from the store",
+                        extra={
+                            "collection": collection.name,
+                            "added": repair.added,
+                            "removed": repair.removed,
+                        },
                     )
-                    index.remove(collection.name, sorted(extra))
-                    entries = chunks.index_entries(missing, self.embedder.dimension)
-                    while batch := list(itertools.islice(entries, 5000)):  # bounded memory at any size
-                        index.add(collection.name, batch)
-                        index.commit()
-                    index.commit()
 
     def _index_stats(self) -> IndexStats:
         counts = {c.name: self.index.count(c.name) for c in self.store.list_collections()}

@@ -1,23 +1,19 @@
 """Bring a restored data dir's index in line with its database, from the chunks' tokens and vectors.
 
-The same repair ``ragworks serve`` runs at start-up (``Container.reconcile_index``), with progress:
-keys the store serves but the index lacks are added, keys the index holds but the store does not
-serve are removed. Chunk keys are never reused and a chunk row never changes, so an index holding
-exactly the served keys holds exactly the served chunks: a copied index that passes is used as it is.
+The repair ``ragworks serve`` runs at start-up (``engines/index/repair.py``), with progress: a copied
+index that already holds exactly the served keys is used as it is.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ragworks.backup.manifest import CollectionCounts
 from ragworks.backup.progress import Reporter
+from ragworks.engines.index.repair import repair_collection
 from ragworks.engines.store.base import ChunkStore
-
-BATCH = 5000  # entries per add and commit: memory stays bounded at any collection size
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,16 +48,8 @@ def _repair(
     index = LocalSearchIndex(index_dir, dimension)
     index.start()
     try:
-        served, indexed = chunks.served_keys(name), index.keys(name)
-        missing, extra = served - indexed, indexed - served
-        reporter.advance(len(served) - len(missing))
-        index.remove(name, sorted(extra))
-        index.commit()
-        entries = chunks.index_entries(missing, dimension)
-        while batch := list(itertools.islice(entries, BATCH)):
-            index.add(name, batch)
-            index.commit()
-            reporter.advance(len(batch))
-        return IndexRepair(added=len(missing), removed=len(extra), indexed=index.count(name))
+        repair = repair_collection(index, chunks, name, dimension, on_added=reporter.advance)
+        reporter.advance(repair.already)
+        return IndexRepair(added=repair.added, removed=repair.removed, indexed=index.count(name))
     finally:
         index.close()
