@@ -57,6 +57,24 @@ def test_delete_removes_from_both_legs(client: TestClient, collection: str) -> N
     assert client.get(f"/v1/collections/{collection}/documents/gone").status_code == 404
 
 
+def test_upload_again_right_after_delete_keeps_the_new_document(client: TestClient, collection: str) -> None:
+    _add(client, collection, [{"id": "back", "text": "Glaciers carve U-shaped valleys."}])
+    deleted = client.delete(f"/v1/collections/{collection}/documents/back")
+    again = client.post(
+        f"/v1/collections/{collection}/documents",
+        json={"documents": [{"id": "back", "text": "Coral reefs bleach in warm water."}]},
+    )
+    assert (deleted.status_code, again.status_code) == (202, 202)
+    wait_for_job(client, deleted.json()["job_id"])
+    wait_for_job(client, again.json()["documents"][0]["job_id"])
+    document = client.get(f"/v1/collections/{collection}/documents/back").json()
+    assert (document["status"], document["active_version"]) == ("ready", 2)
+    assert [
+        h["document_id"] for h in retrieve(client, collection, "coral reefs", mode="keyword")["results"]
+    ] == ["back"]
+    assert retrieve(client, collection, "glaciers valleys", mode="keyword")["results"] == []
+
+
 def test_filters_sort_and_offset(client: TestClient, collection: str) -> None:
     docs = [
         {

@@ -106,7 +106,10 @@ class DocumentJobs:
     def _purge(self, job: Job) -> dict[str, object]:
         collection, document_id = job.collection or "", job.document_id or ""
         with self.index_lock:
-            keys = self.chunk_store.purge_document(collection, document_id)
+            through = job.payload.get("version")
+            keys = self.chunk_store.purge_document(
+                collection, document_id, int(through) if through is not None else None
+            )
             self.index.remove(collection, keys)
             self.index.commit()
         return {"document_id": document_id, "chunks_removed": len(keys)}

@@ -263,3 +263,34 @@ class PurgeTest(StoreFixtures):
         fresh = ready_document(store, chunk_store, collection, "b")
 
         assert set(fresh).isdisjoint(purged)
+
+    def test_purge_after_the_document_was_accepted_again_keeps_the_new_version(
+        self, store: MetadataStore, chunk_store: ChunkStore, collection: str
+    ) -> None:
+        old = ready_document(store, chunk_store, collection, "a")
+        deleted_version = store.get_document(collection, "a").version
+        store.request_delete(collection, "a", 4)
+        again = accept(store, collection, "a", content="again")
+        _, pending = chunk_store.replace_chunks(collection, "a", again, new_chunks(1))
+
+        removed = chunk_store.purge_document(collection, "a", deleted_version)
+
+        assert sorted(removed) == sorted(old)
+        document = store.get_document(collection, "a")
+        assert (document.version, document.status, document.active_version) == (
+            again,
+            DocumentStatus.QUEUED,
+            None,
+        )
+        assert chunk_store.activate_version(collection, "a", again, 1) == []
+        assert chunk_store.served_keys(collection) == set(pending)
+
+    def test_purge_with_its_version_removes_a_document_still_deleted(
+        self, store: MetadataStore, chunk_store: ChunkStore, collection: str
+    ) -> None:
+        keys = ready_document(store, chunk_store, collection, "a")
+        store.request_delete(collection, "a", 4)
+
+        assert sorted(chunk_store.purge_document(collection, "a", 1)) == sorted(keys)
+        with pytest.raises(NotFound):
+            store.get_document(collection, "a")

@@ -125,8 +125,8 @@ class AcceptTest(StoreFixtures):
 
         again = store.accept_document(draft(collection, "a"), {}, 4)
 
-        assert (again.outcome, again.document.version) == ("updated", 2)
-        assert again.document.status == DocumentStatus.QUEUED
+        assert (again.outcome, again.document.version) == ("created", 2)
+        assert (again.document.status, again.document.active_version) == (DocumentStatus.QUEUED, None)
 
 
 class AcceptBatchTest(StoreFixtures):

@@ -64,8 +64,12 @@ class AcceptBatch:
             "job_id": job["id"],
             "updated_at": self.now,
         }
-        if existing:
+        if existing and existing.status != DocumentStatus.DELETED:
             document = dataclasses.replace(existing, **values)
+        elif existing:  # accepted again after a delete: a new document whose versions go on from the old
+            document = dataclasses.replace(
+                existing, **values, active_version=None, chunk_count=0, created_at=self.now
+            )
         else:
             document = Document(
                 collection=draft.collection,
@@ -76,7 +80,8 @@ class AcceptBatch:
                 **values,
             )
         self._record(document)
-        return Acceptance(document=document, outcome="updated" if existing else "created", job_id=job["id"])
+        outcome = "updated" if existing and existing.status != DocumentStatus.DELETED else "created"
+        return Acceptance(document=document, outcome=outcome, job_id=job["id"])
 
     def _same_content(self, existing: Document, draft: DocumentDraft) -> Acceptance:
         if existing.metadata == draft.metadata and (draft.title is None or draft.title == existing.title):

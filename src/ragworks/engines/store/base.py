@@ -190,8 +190,13 @@ class ChunkStore(Protocol):
     def activate_versions(self, batch: Sequence[VersionCount]) -> list[list[int] | None]:
         """``activate_version`` for each item, in order, in one transaction."""
 
-    def purge_document(self, collection: str, document_id: str) -> list[int]:
-        """Delete a document and all its chunk rows; returns the keys to remove from the index."""
+    def purge_document(
+        self, collection: str, document_id: str, through_version: int | None = None
+    ) -> list[int]:
+        """Delete a document and all its chunk rows; returns the keys to remove from the index.
+
+        With ``through_version`` (the latest version when the delete was requested), a document that
+        was accepted again after the delete stays: only the chunks of versions up to that one go."""
 
     def lookup(self, keys: Sequence[int]) -> dict[int, tuple[ChunkRecord, Document]]:
         """The chunks among ``keys`` that searches may see (active version, document not deleted),

@@ -328,7 +328,7 @@ class SqlMetadataStore:
             job_id = insert_job(
                 conn,
                 kind=JobKind.DELETE,
-                payload={},
+                payload={"version": document.version},
                 collection=collection,
                 document_id=document_id,
                 max_attempts=max_attempts,

@@ -138,19 +138,35 @@ class SqlChunkStore:
             self._delete_keys(conn, [k for keys in outcome if keys for k in keys])
         return outcome
 
-    def purge_document(self, collection: str, document_id: str) -> list[int]:
-        """Delete a document and all its chunk rows; returns the chunk keys to remove from the index."""
+    def purge_document(
+        self, collection: str, document_id: str, through_version: int | None = None
+    ) -> list[int]:
+        """Delete a document and its chunk rows; returns the chunk keys to remove from the index.
+
+        ``through_version`` is the latest version when the delete was requested. When it is given and
+        the document was accepted again since (it is no longer deleted), only the chunks of versions up
+        to that one go and the document, with its newer version, stays.
+        """
+        key = (collection, document_id)
         with self.db.writer.begin() as conn:
-            self.db.lock_documents(conn, [(collection, document_id)])
-            found = self._chunk_keys(conn, [(collection, document_id)]).get((collection, document_id), [])
-            keys = [key for _, key in found]
+            self.db.lock_documents(conn, [key])
+            document = documents_by_key(conn, [key]).get(key)
+            found = self._chunk_keys(conn, [key]).get(key, [])
+            if (
+                through_version is not None
+                and document is not None
+                and document.status != DocumentStatus.DELETED
+            ):
+                keys = [k for version, k in found if version <= through_version]
+                self._delete_keys(conn, keys)
+                return keys
             conn.execute(
                 delete(chunks).where(chunks.c.collection == collection, chunks.c.document_id == document_id)
             )
             conn.execute(
                 delete(documents).where(documents.c.collection == collection, documents.c.id == document_id)
             )
-        return keys
+        return [k for _, k in found]
 
     def lookup(self, keys: Sequence[int]) -> dict[int, tuple[ChunkRecord, Document]]:
         """Chunks (with their documents) among ``keys`` that searches may see: active version, not deleted."""
