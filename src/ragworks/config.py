@@ -61,8 +61,17 @@ class IngestSettings(BaseModel):
     max_pages: int = 2000
     max_uncompressed_bytes: int = 200 * 1024 * 1024
     max_compression_ratio: float = 100.0
+    max_text_chars: int = Field(
+        20_000_000, ge=1, description="Characters of text one file may yield; more fails its job."
+    )
     parse_timeout_s: float = 120.0
     parser_processes: int = 1
+    parser_memory_bytes: int | None = Field(
+        2 * 1024**3,
+        ge=64 * 1024**2,
+        description="Address space of each parser process (RLIMIT_AS): a file whose parsing needs more "
+        "fails its job (document_limit_exceeded) instead of taking the machine's memory. None: no cap.",
+    )
 
 
 class JobSettings(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ragworks.ingest.analysis import Analyzer
+from ragworks.ingest.analysis import MAX_WORD_CHARS, Analyzer
 
 
 @pytest.fixture(scope="module")
@@ -90,3 +90,47 @@ def test_english_text_works_before_start() -> None:
 )
 def test_language_of(text: str, language: str) -> None:
     assert Analyzer().language_of(text) == language
+
+
+# Hostile text: every case must end in bounded time (pytest-timeout) with sensible terms or none.
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a" * 10_000_000,  # a 10 MB "word"
+        "가" * 1_000_000,  # a megabyte of one syllable: four minutes of Kiwi if not blanked out
+        "!" * 1_000_000,
+        "-." * 100_000,  # Kiwi alone: 30 s (quadratic in a run without spaces)
+        "a." * 500_000,
+        "e" + "\u0301" * 1_000_000,  # combining accents
+        "\x00" * 100_000,
+    ],
+    ids=["10mb-word", "1m-syllables", "1m-punctuation", "separators", "dotted", "combining", "nul"],
+)
+def test_pathological_text_is_analysed_in_bounded_time(analyzer: Analyzer, text: str) -> None:
+    tokens = analyzer.tokens_many([text, text + " 지사의 역할"])
+    assert all(len(token) <= MAX_WORD_CHARS for token in tokens[0] + tokens[1])
+    assert tokens[1][-2:] == ["지사", "역할"]
+
+
+def test_overlong_words_give_no_term_but_their_neighbours_do(analyzer: Analyzer) -> None:
+    blob = "QUJD" * 100
+    assert analyzer.tokens(f"retrieval {blob} systems") == ["retriev", "system"]
+    assert analyzer.tokens(f"지사의 {blob} 역할") == ["지사", "역할"]
+
+
+def test_long_hyphenated_compound_keeps_its_parts(analyzer: Analyzer) -> None:
+    compound = "-".join(["retrieval"] * 10)  # 99 characters
+    assert analyzer.tokens(compound) == ["retriev"] * 10
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["지사\ud800의 역할", "abc\udfffdef", "지사\x00의", "Mixed 한국어 русский 中文 العربية text"],
+    ids=["lone-surrogate-korean", "lone-surrogate-latin", "nul-korean", "mixed-scripts"],
+)
+def test_broken_or_mixed_unicode_does_not_crash(analyzer: Analyzer, text: str) -> None:
+    assert analyzer.tokens(text) == analyzer.tokens_many([text])[0]
+    assert analyzer.tokens(text)

@@ -161,3 +161,36 @@ def test_chunks_do_not_cross_page_breaks(count_tokens: Counter) -> None:
     doc = document(Block("Page one text.", page=1), Block("Page two text.", page=2))
     chunks = chunks_of(doc, count_tokens)
     assert [(c.text, c.page) for c in chunks] == [("Page one text.", 1), ("Page two text.", 2)]
+
+
+# Hostile text: each case took minutes or hours before (a quadratic regex, a one-token megabyte).
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("stop", [".", "?!", "。", ".)"])
+def test_a_run_of_200k_stops_is_cut_in_linear_time(stop: str) -> None:
+    text = stop * 200_000 + "x"
+    assert [text[s:e] for s, e in _spans(text, 0, len(text), _SENTENCE_END)] == [text]
+
+
+@pytest.mark.timeout(30)
+def test_a_megabyte_word_gives_chunks_of_bounded_length(count_tokens: Counter) -> None:
+    # The tokenizer reads a word over 100 characters as one [UNK] token, however long it is.
+    doc = document(Block("a" * 1_000_000))
+    chunks = chunks_of(doc, count_tokens, max_tokens=256, overlap=32)
+    assert max(len(c.text) for c in chunks) <= 16 * 256
+    assert "".join(c.text for c in chunks) == doc.text
+
+
+@pytest.mark.timeout(30)
+def test_a_run_of_punctuation_is_chunked_within_the_budget(count_tokens: Counter) -> None:
+    doc = document(Block("!" * 300_000))
+    chunks = chunks_of(doc, count_tokens, max_tokens=256, overlap=32)
+    assert max(count_tokens(c.text) for c in chunks) <= 256
+    assert all(doc.text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_many_one_token_blocks_do_not_make_one_huge_chunk(count_tokens: Counter) -> None:
+    blocks = [Block("x" * 3000) for _ in range(10)]  # one [UNK] token each
+    chunks = chunks_of(document(*blocks), count_tokens, max_tokens=256, overlap=32)
+    assert max(len(c.text) for c in chunks) <= 16 * 256

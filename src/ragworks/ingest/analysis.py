@@ -53,6 +53,18 @@ _HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf]")
 _WORD = re.compile(r"[^\W_]+(?:['.,\-][^\W_]+)*")
 _NUMBER = re.compile(r"[0-9]+(?:[.,][0-9]+)*")
 _STEM_CACHE_LIMIT = 500_000
+# Longer words (a hex digest is 64) are base64 blobs, runs of one letter and the like: nobody searches
+# for them, and kept they would fill the stem cache and the term dictionaries with megabyte-long terms.
+MAX_WORD_CHARS = 64
+# Kiwi reads a run of letters longer than that about six times slower than real Korean (0.2 ms a
+# character: four minutes for a megabyte of one syllable) and finds no morphemes in it, so such runs
+# are taken out before Kiwi sees the text.
+_LONG_RUN = re.compile(rf"(?<![^\W_])[^\W_]{{{MAX_WORD_CHARS + 1},}}")
+_SEPARATOR = re.compile(r"[-.,']")
+# Kiwi slows down quadratically on a long run without spaces (punctuation such as "-." repeated: 30 s
+# for 200,000 characters), so a longer text reaches it in pieces of at most this many characters, cut
+# at a space where there is one. Chunks of real text are shorter, so their analysis is unchanged.
+_KIWI_PIECE_CHARS = 4096
 
 
 class Analyzer:
@@ -96,28 +108,27 @@ class Analyzer:
 
     def tokens(self, text: str) -> list[str]:
         """Return the index terms of one text (a document chunk or a query)."""
-        text = _normalise(text)
-        if not _HANGUL.search(text):
-            return self._english(text)
-        return self._korean(text, self._require_kiwi().tokenize(text))
+        return self.tokens_many([text])[0]
 
     def tokens_many(self, texts: Sequence[str]) -> list[list[str]]:
         """Return the terms of many texts; Korean ones go through Kiwi's multi-threaded batch path."""
         normalised = [_normalise(t) for t in texts]
         out: list[list[str]] = [[] for _ in normalised]
-        korean: list[int] = []
+        owners: list[int] = []  # for each piece of Korean text, the text it comes from
+        pieces: list[str] = []
         for i, text in enumerate(normalised):
             if _HANGUL.search(text):
-                korean.append(i)
+                for piece in _kiwi_pieces(_without_long_runs(text)):
+                    owners.append(i)
+                    pieces.append(piece)
             else:
                 out[i] = self._english(text)
-        if korean:
+        if pieces:
             kiwi = self._require_kiwi()
-            batch = [normalised[i] for i in korean]
             # A single text is faster on the calling thread than through the worker pool.
-            results = [kiwi.tokenize(batch[0])] if len(batch) == 1 else kiwi.tokenize(batch)
-            for i, morphemes in zip(korean, results, strict=True):
-                out[i] = self._korean(normalised[i], morphemes)
+            results = [kiwi.tokenize(pieces[0])] if len(pieces) == 1 else kiwi.tokenize(pieces)
+            for i, piece, morphemes in zip(owners, pieces, results, strict=True):
+                out[i].extend(self._korean(piece, morphemes))
         return out
 
     def _require_kiwi(self) -> Any:
@@ -138,7 +149,7 @@ class Analyzer:
             if run_start >= 0:
                 out.extend(self._english(text[run_start:run_end]))
                 run_start = -1
-            if tag.split("-", 1)[0] in KOREAN_CONTENT_TAGS:
+            if tag.split("-", 1)[0] in KOREAN_CONTENT_TAGS and len(m.form) <= MAX_WORD_CHARS:
                 out.append(m.form)
         if run_start >= 0:
             out.extend(self._english(text[run_start:run_end]))
@@ -150,6 +161,10 @@ class Analyzer:
         for word in _WORD.findall(text.lower()):
             stem = stems.get(word)
             if stem is None:
+                if len(word) > MAX_WORD_CHARS:
+                    if not word.isalnum():  # a long compound still gives its parts of sensible length
+                        out.extend(self._english(_SEPARATOR.sub(" ", word)))
+                    continue
                 if word.isalnum():
                     stem = self._stem(word)
                 else:
@@ -184,9 +199,36 @@ class Analyzer:
         return out
 
 
+def _without_long_runs(text: str) -> str:
+    """``text`` with each run of more than MAX_WORD_CHARS letters and digits replaced by a space."""
+    return _LONG_RUN.sub(" ", text) if len(text) > MAX_WORD_CHARS else text
+
+
+def _kiwi_pieces(text: str) -> list[str]:
+    """``text`` cut into pieces of at most _KIWI_PIECE_CHARS characters, each ending before a space
+    where the window has one (and a run without spaces cut wherever it must)."""
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > _KIWI_PIECE_CHARS:
+        end = start + _KIWI_PIECE_CHARS
+        space = max(text.rfind(char, start + 1, end) for char in " \n\t")
+        if space > 0:
+            end = space
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces
+
+
 def _normalise(text: str) -> str:
     # NFKC folds full-width Latin, circled numbers and decomposed Hangul jamo into plain forms.
     return text if text.isascii() else unicodedata.normalize("NFKC", text).replace("\u2019", "'")
 
 
-__all__ = ["ENGLISH_STOP_WORDS", "KOREAN_CONTENT_TAGS", "KOREAN_SHARE_THRESHOLD", "Analyzer"]
+__all__ = [
+    "ENGLISH_STOP_WORDS",
+    "KOREAN_CONTENT_TAGS",
+    "KOREAN_SHARE_THRESHOLD",
+    "MAX_WORD_CHARS",
+    "Analyzer",
+]

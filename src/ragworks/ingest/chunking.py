@@ -8,7 +8,9 @@ Every chunk's text is exactly ``doc.text[start:end]``.
 
 Sizes come from ``count_tokens`` applied to each block and, for oversized blocks, to each sentence,
 once; a chunk's size is the sum of its parts. That sum is exact for tokenizers that split on
-whitespace first (WordPiece, as in the MiniLM embedder), since parts are cut at whitespace.
+whitespace first (WordPiece, as in the MiniLM embedder), since parts are cut at whitespace. A part
+counts as at least one token per 16 characters, so text the tokenizer sees as one unknown token (a
+megabyte without a space) still makes chunks of bounded length.
 """
 
 from __future__ import annotations
@@ -25,12 +27,19 @@ if TYPE_CHECKING:
 
 # A sentence ends at . ? ! (and their CJK forms) plus closing quotes, before whitespace; at a line
 # break; or, in Korean written without a space after the stop ("했다.그리고"), between Hangul.
+# A match may only start where a run of stops starts, and the runs are taken whole (possessive): a
+# run not followed by whitespace is then given up once, not retried from each of its characters,
+# which made a million dots take hours.
 _SENTENCE_END = re.compile(
-    r"[.?!…。？！]+[\"'”’)\]]*(?=\s|$)|\n|(?<=[\uac00-\ud7a3][.?!])(?=[\uac00-\ud7a3])"
+    r"(?<![.?!…。？！])[.?!…。？！]++[\"'”’)\]]*+(?=\s|$)|\n|(?<=[\uac00-\ud7a3][.?!])(?=[\uac00-\ud7a3])"
 )
 # English WordPiece averages 4-5 characters a token, Hangul far fewer: a block longer than this many
 # characters per token of budget is oversized for any tokenizer we expect.
 _CHARS_PER_TOKEN = 4
+# A word the tokenizer cannot split (over 100 characters: a base64 blob, a run of one letter) is a single
+# [UNK] token however long it is; every unit is counted as at least one token per this many characters,
+# so such text is still cut into chunks of bounded length (4,096 characters for 256 tokens).
+_MAX_CHARS_PER_TOKEN = 16
 _LINE_END = re.compile(r"\n")
 _WORD = re.compile(r"\S+")
 # Words whose trailing period is not a sentence end ("etc." is left out: it usually ends one).
@@ -62,9 +71,18 @@ class Chunker:
         """Keep the token counter and the budget; the overlap may be at most half the budget."""
         if max_tokens < 1 or not 0 <= overlap_tokens < max_tokens // 2 + 1:
             raise ValueError("need max_tokens >= 1 and 0 <= overlap_tokens <= max_tokens / 2")
-        self._count = count_tokens
+        self._count_tokens = count_tokens
         self._max = max_tokens
         self._overlap = overlap_tokens
+
+    def _count(self, text: str) -> int:
+        """Tokens of ``text``, and at least one per ``_MAX_CHARS_PER_TOKEN`` characters."""
+        floor = -(-len(text) // _MAX_CHARS_PER_TOKEN)
+        if floor > self._max:
+            # Oversized whatever the tokenizer says, and the caller splits it: tokenizing a megabyte
+            # of punctuation only to learn that would take seconds.
+            return floor
+        return max(self._count_tokens(text), floor)
 
     def chunk(self, doc: ParsedDocument) -> list[ChunkDraft]:
         """Return the chunks of ``doc`` in reading order, with offsets into ``doc.text``."""

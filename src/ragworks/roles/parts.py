@@ -54,6 +54,7 @@ def parse_limits(settings: Settings) -> ParseLimits:
         max_pages=ingest.max_pages,
         max_uncompressed_bytes=ingest.max_uncompressed_bytes,
         max_compression_ratio=ingest.max_compression_ratio,
+        max_text_chars=ingest.max_text_chars,
         timeout_s=ingest.parse_timeout_s,
     )
 
@@ -148,7 +149,10 @@ def build_search(core: Core) -> Search:
 
 def build_parser(settings: Settings) -> IsolatedParser:
     """The pool of parser processes (started by the caller)."""
-    return IsolatedParser(parse_limits(settings), workers=settings.ingest.parser_processes)
+    ingest = settings.ingest
+    return IsolatedParser(
+        parse_limits(settings), workers=ingest.parser_processes, max_memory_bytes=ingest.parser_memory_bytes
+    )
 
 
 def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:

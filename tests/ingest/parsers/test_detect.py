@@ -9,7 +9,15 @@ from pathlib import Path
 import pytest
 
 from ragworks.errors import UnsupportedMediaType
-from ragworks.ingest.parsers import CorruptDocument, EmptyDocument, EncryptedDocument, detect_format
+from ragworks.ingest.parsers import (
+    CorruptDocument,
+    DocumentTooComplex,
+    EmptyDocument,
+    EncryptedDocument,
+    ParseLimits,
+    detect_format,
+    parse_document,
+)
 
 PNG_HEADER = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10\x00\x00\x00\x10\x08\x06\x00\x00\x00"
 
@@ -105,3 +113,64 @@ def test_empty_or_blank_input_is_empty(data: bytes) -> None:
         detect_format(data, "empty.txt")
     assert caught.value.code == "empty_document"
     assert caught.value.status_code == 422
+
+
+# Detection runs in the API process at upload: hostile content must give a 4xx reason, never an exception
+# of the JSON module (a 500).
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 100_000, b'{"a": 1}\n' + b"[" * 100_000],
+    ids=["arrays", "objects", "jsonl-line"],
+)
+def test_json_nested_deeper_than_the_stack_is_json_refused_by_its_parser(data: bytes) -> None:
+    assert detect_format(data, None) in ("json", "jsonl")
+    with pytest.raises(DocumentTooComplex, match="nested too deeply") as caught:
+        parse_document(data, None, ParseLimits())
+    assert caught.value.code == "document_limit_exceeded"
+
+
+def test_deep_brackets_in_a_markdown_file_stay_markdown() -> None:
+    assert detect_format(b"[" * 100_000, "notes.md") == "markdown"
+
+
+def test_integer_too_long_for_python_is_not_json() -> None:
+    assert detect_format(b"[" + b"1" * 5_000 + b"]", None) == "text"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("report.pdf", "docx"), ("report.txt", "docx"), ("report.hwp", "docx"), ("report.md", "docx")],
+)
+def test_a_lying_extension_does_not_change_a_binary_format(
+    make_docx: Callable[..., bytes], name: str, expected: str
+) -> None:
+    assert detect_format(make_docx(lambda d: d.add_paragraph("x")), name) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "expected"),
+    [
+        (b"Just a few plain words.", "scan.pdf", "text"),
+        (b"Just a few plain words.", "report.docx", "text"),
+        (b"<html><body><p>A page.</p></body></html>", "notes.md", "html"),
+    ],
+)
+def test_text_named_as_a_binary_format_is_read_as_what_it_is(data: bytes, name: str, expected: str) -> None:
+    assert detect_format(data, name) == expected
+
+
+def test_pdf_named_docx_that_is_damaged_is_corrupt_as_a_pdf() -> None:
+    with pytest.raises(CorruptDocument, match="PDF"):
+        parse_document(b"%PDF-1.7\nnot really a pdf", "report.docx", ParseLimits())
+
+
+def test_image_named_txt_is_refused_as_an_image() -> None:
+    with pytest.raises(UnsupportedMediaType, match="PNG image"):
+        detect_format(PNG_HEADER + bytes(64), "notes.txt")
+
+
+def test_text_with_nul_bytes_throughout_is_refused_as_binary() -> None:
+    with pytest.raises(UnsupportedMediaType, match="binary data"):
+        detect_format(b"hello\x00world " * 1_000, "notes.txt")

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from helpers import hostile
 from ragworks.ingest.parsers import CorruptDocument, DocumentTooComplex, ParseLimits, parse_document
 
 
@@ -93,3 +94,15 @@ def test_broken_document_xml_is_corrupt(report: bytes, limits: ParseLimits) -> N
     with pytest.raises(CorruptDocument) as caught:
         parse_document(out.getvalue(), "broken.docx", limits)
     assert caught.value.code == "corrupt_document"
+
+
+@pytest.mark.timeout(10)
+def test_picture_that_is_a_decompression_bomb_is_never_decoded(
+    make_docx: Callable[[Callable[[Any], None]], bytes], limits: ParseLimits
+) -> None:
+    # A 10-gigapixel PNG: any decoder would try to allocate it (Pillow refuses it as a bomb).
+    def build(document: Any) -> None:
+        document.add_paragraph("Report with a picture.")
+        document.add_picture(io.BytesIO(hostile.png_bomb()))
+
+    assert parse_document(make_docx(build), "picture.docx", limits).text == "Report with a picture."

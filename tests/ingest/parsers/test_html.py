@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ragworks.ingest.parsers import ParseLimits, parse_document
+import pytest
+
+from ragworks.ingest.parsers import DocumentTooComplex, ParseLimits, parse_document
 
 PAGE = """<!DOCTYPE html>
 <html lang="ko"><head><meta charset="utf-8"><title>태양광 발전 | Example News</title>
@@ -58,3 +60,31 @@ def test_declared_legacy_charset_is_honoured(limits: ParseLimits) -> None:
     document = parse_document(page, None, limits)
     assert document.encoding == "euc_kr"
     assert "정부 지원과 패널 가격 하락" in document.text
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<html><body>" + b"<div>" * 100_000 + b"deep text" + b"</div>" * 100_000 + b"</body></html>",
+        b"<html><body><p>before</p>" + b"<div>" * 300 + b"deep text" + b"</div>" * 300 + b"</body></html>",
+        b"<html><body><p title='" + b"a" * (11 << 20) + b"'>hello</p></body></html>",
+    ],
+    ids=["100k-levels", "300-levels", "11mb-attribute"],
+)
+def test_page_beyond_the_html_parser_limits_is_refused(page: bytes, limits: ParseLimits) -> None:
+    # libxml2 stops reading there and would silently drop the rest of the page.
+    with pytest.raises(DocumentTooComplex, match="beyond the parser's limits") as caught:
+        parse_document(page, "hostile.html", limits)
+    assert caught.value.code == "document_limit_exceeded"
+
+
+def test_nesting_within_the_limit_is_read(limits: ParseLimits) -> None:
+    page = (
+        b"<html><body>"
+        + b"<div>" * 100
+        + b"<p>Nested text survives.</p>"
+        + b"</div>" * 100
+        + b"</body></html>"
+    )
+    assert parse_document(page, "nested.html", limits).text == "Nested text survives."

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import olefile
 import pytest
 
-from ragworks.ingest.parsers import EmptyDocument, EncryptedDocument, ParseLimits, parse_document
+from helpers import hostile
+from ragworks.ingest.parsers import (
+    DocumentTooComplex,
+    EmptyDocument,
+    EncryptedDocument,
+    ParseLimits,
+    parse_document,
+)
 from ragworks.ingest.parsers.detect import detect_format
 
 
@@ -85,3 +93,28 @@ def test_hwpx_with_encryption_manifest_is_encrypted(
     data = make_hwpx(extra={"META-INF/manifest.xml": manifest})
     with pytest.raises(EncryptedDocument):
         parse_document(data, "locked.hwpx", limits)
+
+
+def _streams(path: Path) -> dict[str, bytes]:
+    with olefile.OleFileIO(str(path)) as ole:
+        return {"/".join(name): ole.openstream(name).read() for name in ole.listdir()}
+
+
+def test_hwp_rebuilt_by_the_test_writer_reads_like_the_original(hwp_dir: Path, limits: ParseLimits) -> None:
+    # The compound-file writer the bomb tests use produces files the parser reads like Hancom's own.
+    original = hwp_dir / "sample-5017.hwp"
+    rebuilt = hostile.make_ole(_streams(original))
+    assert (
+        parse_document(rebuilt, None, limits).text == parse_document(original.read_bytes(), None, limits).text
+    )
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("stream", ["BodyText/Section0", "DocInfo"])
+def test_hwp_deflate_bomb_is_refused_before_the_library_inflates_it(hwp_dir: Path, stream: str) -> None:
+    streams = _streams(hwp_dir / "sample-5017.hwp")
+    streams[stream] = hostile.deflate_zeros(40 << 20)  # 40 kB that inflate to 40 MB
+    limits = ParseLimits(max_uncompressed_bytes=20 << 20)
+    with pytest.raises(DocumentTooComplex, match="decompression bomb") as caught:
+        parse_document(hostile.make_ole(streams), "bomb.hwp", limits)
+    assert caught.value.code == "document_limit_exceeded"

@@ -33,6 +33,8 @@ def parse_document(data: bytes, filename: str | None, limits: ParseLimits) -> Pa
         raise
     except RecursionError as exc:  # deeply nested XML/HTML/JSON
         raise DocumentTooComplex("the document is nested too deeply to parse") from exc
+    except MemoryError as exc:  # a parser process's address space is capped (IsolatedParser)
+        raise DocumentTooComplex("parsing the document needed more memory than a parser may use") from exc
     except Exception as exc:
         # Libraries raise their own exception types for damaged files; callers only see ours.
         raise CorruptDocument(f"{type(exc).__name__}: {exc}") from exc

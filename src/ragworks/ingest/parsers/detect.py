@@ -17,6 +17,7 @@ from ragworks.ingest.parsers.base import (
     UnsupportedMediaType,
 )
 from ragworks.ingest.parsers.encoding import decode_text, utf16_without_bom
+from ragworks.ingest.parsers.safety import check_member_count
 
 DocumentFormat = Literal["pdf", "docx", "hwp", "hwpx", "html", "markdown", "text", "json", "jsonl"]
 FORMATS: Final[tuple[DocumentFormat, ...]] = get_args(DocumentFormat)
@@ -69,6 +70,7 @@ def _extension(filename: str | None) -> str:
 
 
 def _zip_format(data: bytes) -> DocumentFormat:
+    check_member_count(data)  # runs in the API process: a zip of 500,000 members must not be listed
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = set(archive.namelist())
@@ -115,19 +117,25 @@ def _is_html(text: str) -> bool:
     return head.startswith(("<!doctype html", "<html")) or "<body" in head or "<head" in head
 
 
-def _parses_as_json(text: str) -> DocumentFormat | None:
+def _parses_as_json(text: str, hint: DocumentFormat | None) -> DocumentFormat | None:
     stripped = text.strip()
     if not stripped.startswith(("{", "[")):
         return None
     try:
         json.loads(stripped)
         return "json"
-    except json.JSONDecodeError:
+    except RecursionError:
+        # Nested deeper than Python's stack allows: JSON (whose parser then refuses it with the reason)
+        # unless the name says Markdown or HTML.
+        return None if hint else "json"
+    except ValueError:  # JSONDecodeError, or an integer of more than 4,300 digits
         pass
     lines = [line for line in stripped.splitlines() if line.strip()]
     try:
         records = [json.loads(line) for line in lines]
-    except json.JSONDecodeError:
+    except RecursionError:
+        return None if hint else "jsonl"
+    except ValueError:
         return None
     return "jsonl" if all(isinstance(r, dict) for r in records) else None
 
@@ -159,7 +167,7 @@ def detect_format(data: bytes, filename: str | None) -> DocumentFormat:
         return hint
     if _is_html(text):
         return "html"
-    sniffed = _parses_as_json(text)
+    sniffed = _parses_as_json(text, hint)
     if sniffed is not None:
         return sniffed
     return hint if hint in ("markdown", "html") else "text"

@@ -13,6 +13,7 @@ from docx.text.paragraph import Paragraph
 
 from ragworks.ingest.parsers.base import CorruptDocument, ParsedDocument, ParseLimits
 from ragworks.ingest.parsers.safety import BlockCollector, open_zip
+from ragworks.ingest.parsers.xml_guard import refuse_dtds
 
 _HEADING_STYLE = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
 
@@ -54,7 +55,8 @@ class DocxParser:
 
     def parse(self, data: bytes, limits: ParseLimits) -> ParsedDocument:
         """Walk the body in order, turning paragraphs and tables into blocks."""
-        open_zip(data, limits).close()  # the bomb check runs before python-docx inflates any part
+        with open_zip(data, limits) as archive:  # the bomb checks run before python-docx inflates a part
+            refuse_dtds(archive, "DOCX")
         try:
             document = docx.Document(io.BytesIO(data))
         except PackageNotFoundError as exc:

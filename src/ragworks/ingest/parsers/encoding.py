@@ -22,6 +22,8 @@ _BOMS: tuple[tuple[bytes, str], ...] = (
 _HANGUL = re.compile("[\uac00-\ud7a3]")
 _SAMPLE = 64 * 1024
 _PREFERRED_ON_TIE = ("cp1252", "latin_1")
+# Broken sequences (a stray byte, a character cut off at the end) tolerated per non-ASCII character.
+_MAX_BROKEN_SHARE = 0.05
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 
 
@@ -79,6 +81,20 @@ def _mostly_hangul(text: str) -> bool:
     return non_ascii > 0 and len(_HANGUL.findall(text)) >= non_ascii * 0.7
 
 
+def _mostly_valid(data: bytes, encoding: str) -> str | None:
+    """``data`` decoded with broken sequences replaced by U+FFFD, when they are a small share of its
+    non-ASCII characters; else None.
+
+    One stray byte or a last character cut off must not make a whole UTF-8 or CP949 file unreadable
+    (refused, or decoded as mojibake by the detector). Text in another encoding breaks at nearly every
+    non-ASCII character and is left to the detector.
+    """
+    text = data.decode(encoding, errors="replace")
+    broken = text.count("\ufffd")
+    non_ascii = len(text) - len(text.encode("ascii", errors="ignore"))
+    return text if 0 < broken <= _MAX_BROKEN_SHARE * non_ascii else None
+
+
 def _declared_charset(data: bytes) -> str | None:
     """The charset an HTML/XML prologue declares, when it names a codec Python knows."""
     match = _META_CHARSET.search(data[:4096]) or re.search(rb"<\?xml[^>]+encoding=[\"']([^\"']+)", data[:200])
@@ -108,6 +124,10 @@ def decode_text(data: bytes) -> DecodedText:
     if declared is not None and (text := _try(data, declared)) is not None:
         return DecodedText(text, declared)
     if (text := _try(data, "cp949")) is not None and _mostly_hangul(text):
+        return DecodedText(text, "cp949")
+    if (text := _mostly_valid(data, "utf-8")) is not None:
+        return DecodedText(text, "utf-8")
+    if (text := _mostly_valid(data, "cp949")) is not None and _mostly_hangul(text):
         return DecodedText(text, "cp949")
     matches = from_bytes(data)
     best = matches.best()

@@ -10,7 +10,7 @@ import lxml.html
 import trafilatura
 from lxml import etree
 
-from ragworks.ingest.parsers.base import CorruptDocument, ParsedDocument, ParseLimits
+from ragworks.ingest.parsers.base import CorruptDocument, DocumentTooComplex, ParsedDocument, ParseLimits
 from ragworks.ingest.parsers.encoding import decode_text
 from ragworks.ingest.parsers.safety import BlockCollector
 
@@ -77,6 +77,21 @@ def _body_text(tree: Any, blocks: BlockCollector) -> None:
         blocks.add(" ".join(line.split()))
 
 
+def _refuse_beyond_limits(parser: Any) -> None:
+    """Raise DocumentTooComplex when libxml2 stopped at one of its safety limits.
+
+    libxml2 stops reading an HTML page that nests elements more than 256 deep or holds a text or
+    attribute value over 10 MB (limits that keep hostile pages bounded) without raising: the rest of the
+    page is silently missing, so the page is refused with the reason instead.
+    """
+    for entry in parser.error_log:
+        if entry.type_name == "ERR_RESOURCE_LIMIT":
+            raise DocumentTooComplex(
+                "the HTML is beyond the parser's limits (elements nested more than 256 deep, or a text "
+                f"or attribute value over 10 MB): {entry.message.strip()}"
+            )
+
+
 def _title(tree: Any) -> str | None:
     title = " ".join((tree.findtext(".//title") or "").split())
     return title or None
@@ -93,10 +108,12 @@ class HtmlParser:
         decoded = decode_text(data)
         # lxml refuses str input that still carries an encoding declaration; the text is already decoded.
         html = _XML_DECLARATION.sub("", decoded.text, count=1)
+        parser = lxml.html.HTMLParser()
         try:
-            tree = lxml.html.document_fromstring(html)
+            tree = lxml.html.document_fromstring(html, parser=parser)
         except (etree.ParserError, ValueError) as exc:
             raise CorruptDocument(f"unreadable HTML: {exc}") from exc
+        _refuse_beyond_limits(parser)
         blocks = BlockCollector(limits)
         _main_content(html, blocks)
         if not blocks.blocks:

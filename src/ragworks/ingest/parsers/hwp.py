@@ -11,9 +11,10 @@ from typing import Any
 import olefile
 from hwp_hwpx_parser import ExtractOptions, HWP5Reader, HWPXReader, ImageMarkerStyle, TableStyle
 
-from ragworks.ingest.parsers.base import EncryptedDocument, ParsedDocument, ParseLimits
+from ragworks.ingest.parsers.base import DocumentTooComplex, EncryptedDocument, ParsedDocument, ParseLimits
 from ragworks.ingest.parsers.markdown import table_cells
-from ragworks.ingest.parsers.safety import BlockCollector, open_zip, read_member
+from ragworks.ingest.parsers.safety import BlockCollector, inflated_size, open_zip, read_member
+from ragworks.ingest.parsers.xml_guard import refuse_dtds
 
 # FileHeader "properties" bits (HWP 5.0 spec, section 3.2.1) that mean the body text cannot be read:
 # password (bit 1), DRM (bit 4), certificate encryption (bit 8), certificate DRM (bit 10).
@@ -26,6 +27,9 @@ _LOCKED_BITS = {
 _SUMMARY_STREAM = "\x05HwpSummaryInformation"
 _PIDSI_TITLE = 2
 _MAX_MANIFEST_BYTES = 1024 * 1024
+# Streams the library inflates whole with zlib.decompress, however large the result: the document
+# information and the body text sections.
+_INFLATED_STREAMS = ("DocInfo", "BodyText")
 # Markdown tables are the one table style the library marks unambiguously, so blocks can be split out.
 _OPTIONS = ExtractOptions(table_style=TableStyle.MARKDOWN, image_marker=ImageMarkerStyle.NONE)
 
@@ -41,8 +45,28 @@ def _summary_title(ole: Any) -> str | None:
     return (title.split("\x00", 1)[0].strip() or None) if isinstance(title, str) else None
 
 
-def _read_hwp_header(data: bytes) -> str | None:
-    """Refuse locked HWP files and return the document title from the summary information."""
+def _check_inflated_size(ole: Any, limits: ParseLimits) -> None:
+    """Refuse an HWP file whose compressed streams inflate past ``limits.max_uncompressed_bytes``.
+
+    HWP 5.0 keeps its text as deflate streams in an OLE2 container; a 50 MB upload of them can inflate
+    to 50 GB, which the library would hold in memory.
+    """
+    total = 0
+    for path in ole.listdir():
+        if path[0] not in _INFLATED_STREAMS:
+            continue
+        with ole.openstream(path) as stream:
+            total += inflated_size(stream.read(), limits.max_uncompressed_bytes - total)
+        if total > limits.max_uncompressed_bytes:
+            raise DocumentTooComplex(
+                f"looks like a decompression bomb: the HWP text streams inflate to more than "
+                f"{limits.max_uncompressed_bytes} bytes",
+                details={"max_uncompressed_bytes": limits.max_uncompressed_bytes},
+            )
+
+
+def _read_hwp_header(data: bytes, limits: ParseLimits) -> str | None:
+    """Refuse locked and bomb-like HWP files; return the document title from the summary information."""
     with olefile.OleFileIO(io.BytesIO(data)) as ole:
         with ole.openstream("FileHeader") as stream:
             header = stream.read(40)
@@ -50,11 +74,14 @@ def _read_hwp_header(data: bytes) -> str | None:
         for bit, what in _LOCKED_BITS.items():
             if properties & bit:
                 raise EncryptedDocument(f"the HWP document is {what}")
+        _check_inflated_size(ole, limits)
         return _summary_title(ole) if ole.exists(_SUMMARY_STREAM) else None
 
 
-def _check_hwpx_manifest(data: bytes, limits: ParseLimits) -> None:
+def _check_hwpx_package(data: bytes, limits: ParseLimits) -> None:
+    """Refuse bomb-like, DTD-declaring and password-protected HWPX packages."""
     with open_zip(data, limits) as archive:
+        refuse_dtds(archive, "HWPX")
         if "META-INF/manifest.xml" in archive.namelist():
             manifest = read_member(archive, "META-INF/manifest.xml", _MAX_MANIFEST_BYTES)
             if b"encryption-data" in manifest.lower():
@@ -113,10 +140,10 @@ class HwpParser:
         """Extract body text and tables in order, then footnotes and endnotes as paragraphs."""
         title: str | None = None
         if self.format == "hwpx":
-            _check_hwpx_manifest(data, limits)
+            _check_hwpx_package(data, limits)
             result = _extract(HWPXReader, data, ".hwpx")
         else:
-            title = _read_hwp_header(data)
+            title = _read_hwp_header(data, limits)
             result = _extract(HWP5Reader, data, ".hwp")
         blocks = BlockCollector(limits)
         _add_text(blocks, result.text)

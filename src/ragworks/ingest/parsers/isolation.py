@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 from concurrent.futures import TimeoutError as FutureTimeoutError
@@ -19,6 +20,9 @@ StartMethod = Literal["spawn", "forkserver"]
 
 def _init_worker(max_memory_bytes: int | None) -> None:
     """Cap the worker's address space so a runaway parser fails with MemoryError, not the OOM killer."""
+    # pypdf logs a warning per damaged object, and a hostile PDF has millions of them: the worker writes
+    # to the server's stderr, so only errors get through.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
     if max_memory_bytes is None:
         return
     import resource  # POSIX only; imported here so the module still loads elsewhere

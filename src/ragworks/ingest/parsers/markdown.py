@@ -8,15 +8,21 @@ from ragworks.ingest.parsers.base import ParsedDocument, ParseLimits
 from ragworks.ingest.parsers.encoding import decode_text, normalize_newlines
 from ragworks.ingest.parsers.safety import BlockCollector
 
-_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ATX = re.compile(r" {0,3}(#{1,6})(?=[ \t]|$)")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 _RULE = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
 _LIST_ITEM = re.compile(r"^ {0,3}(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
-_TABLE_SEPARATOR = re.compile(r"^ {0,3}\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+# Possessive runs: giving back a space or a dash never helps the match, and trying it made a dash
+# followed by 20,000 spaces take seconds.
+_TABLE_SEPARATOR = re.compile(r"^ {0,3}\|?[ \t]*+:?-++:?[ \t]*+(?:\|[ \t]*+:?-++:?[ \t]*+)*+\|?[ \t]*+$")
 _QUOTE = re.compile(r"^ {0,3}> ?")
-_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+# Neither a link's text nor its target may hold a bracket (the target may hold one pair of parentheses,
+# as Wikipedia's do): the scan for the closing "]" or ")" then stops at the next link's "[", so "[a]("
+# repeated 100,000 times is read in one pass, not in one pass per "[" (which took minutes).
+_TARGET = r"\((?:[^()\[\]]|\([^()\[\]]*\))*+\)"
+_IMAGE = re.compile(r"!\[([^\[\]]*)\]" + _TARGET)
+_LINK = re.compile(r"\[([^\[\]]+)\]" + _TARGET)
 _CELL_SPLIT = re.compile(r"(?<!\\)\|")
 
 
@@ -35,6 +41,22 @@ def table_cells(line: str) -> list[str]:
     return cells
 
 
+def _atx_heading(line: str) -> tuple[int, str] | None:
+    """(level, text) of an ATX heading line ("## Title ##"), else None.
+
+    The closing run of "#" is cut in Python: a regex for it rescanned every run of spaces inside the
+    heading once per character, minutes for one long line.
+    """
+    marker = _ATX.match(line)
+    if marker is None:
+        return None
+    text = line[marker.end() :].strip(" \t")
+    unclosed = text.rstrip("#")
+    if not unclosed or unclosed[-1] in " \t":  # closing hashes count only after a space
+        text = unclosed.rstrip(" \t")
+    return len(marker.group(1)), text
+
+
 def _table_row(line: str) -> str:
     return " | ".join(_inline(cell) for cell in table_cells(line))
 
@@ -42,7 +64,7 @@ def _table_row(line: str) -> str:
 def _starts_other_block(line: str) -> bool:
     """Whether an unindented line ends a list: a heading, a code fence or a rule."""
     unindented = not line.startswith((" ", "\t"))
-    return unindented and bool(_ATX.match(line) or _FENCE.match(line) or _RULE.match(line))
+    return unindented and bool(_atx_heading(line) or _FENCE.match(line) or _RULE.match(line))
 
 
 def _skip_front_matter(lines: list[str]) -> list[str]:
@@ -113,9 +135,9 @@ class _MarkdownReader:
             elif not line.strip():
                 self.flush()
                 self.i += 1
-            elif heading := _ATX.match(line):
+            elif heading := _atx_heading(line):
                 self.flush()
-                self.blocks.add(_inline(heading.group(2) or ""), "heading", level=len(heading.group(1)))
+                self.blocks.add(_inline(heading[1]), "heading", level=heading[0])
                 self.i += 1
             elif self.paragraph and (underline := _SETEXT.match(line)):
                 text, self.paragraph = " ".join(self.paragraph), []

@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from pypdf import PasswordType, PdfReader
+from pypdf import PasswordType, PdfReader, apply_configuration
 from pypdf.errors import DependencyError, LimitReachedError, PdfReadError, PdfReadWarning
+from pypdf.generic import DictionaryObject
 
 from ragworks.ingest.parsers.base import (
     CorruptDocument,
@@ -25,6 +26,10 @@ from ragworks.ingest.parsers.safety import BlockCollector
 # twice the font size, separates paragraphs (pypdf itself emits only line breaks).
 _PITCH_FACTOR = 1.3
 _FONT_FACTOR = 2.0
+# Page tree nodes visited per allowed page: each page is one, the intermediate nodes above them are a few
+# more in any real file. pypdf stops walking past the bound, so a tree that hides 100,000 pages behind a
+# small /Count is not walked to the end (15 s) before the page limit applies.
+_TREE_ENTRIES_PER_PAGE = 2
 
 
 @dataclass(slots=True)
@@ -97,6 +102,20 @@ def _open(data: bytes) -> PdfReader:
     return reader
 
 
+def _check_declared_pages(reader: PdfReader, limits: ParseLimits) -> None:
+    """Refuse a PDF whose page tree declares more than ``limits.max_pages`` pages, before walking it."""
+    try:
+        pages = reader.root_object["/Pages"].get_object()
+        declared = pages["/Count"] if isinstance(pages, DictionaryObject) else None
+    except (PdfReadError, KeyError, TypeError, ValueError):  # no or a damaged count: the walk decides
+        return
+    if isinstance(declared, int) and declared > limits.max_pages:
+        raise DocumentTooComplex(
+            f"the PDF has {declared} pages (limit {limits.max_pages})",
+            details={"pages": declared, "max_pages": limits.max_pages},
+        )
+
+
 def _title(reader: PdfReader) -> str | None:
     try:
         metadata = reader.metadata
@@ -118,7 +137,8 @@ class PdfParser:
         """Extract the text of every page, split into paragraphs."""
         # pypdf reports recoverable damage as PdfReadWarning; those files still yield text, so the warnings
         # are diagnostics, not failures.
-        with warnings.catch_warnings():
+        tree_entries = _TREE_ENTRIES_PER_PAGE * limits.max_pages + 100
+        with warnings.catch_warnings(), apply_configuration(page_tree_maximum_entries=tree_entries):
             warnings.simplefilter("ignore", PdfReadWarning)
             try:
                 return self._parse(data, limits)
@@ -129,7 +149,8 @@ class PdfParser:
 
     def _parse(self, data: bytes, limits: ParseLimits) -> ParsedDocument:
         reader = _open(data)
-        page_count = len(reader.pages)
+        _check_declared_pages(reader, limits)
+        page_count = len(reader.pages)  # walks the page tree, within _TREE_ENTRIES_PER_PAGE per page
         if page_count > limits.max_pages:
             raise DocumentTooComplex(
                 f"the PDF has {page_count} pages (limit {limits.max_pages})",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 from ragworks.ingest.parsers.base import (
     Block,
@@ -17,6 +18,22 @@ MAX_ZIP_MEMBERS = 10_000
 # Small members of real documents (repetitive XML) can compress 100x and more; a ratio only signals a bomb
 # when the member is also big, so the ratio check starts at this declared size.
 RATIO_CHECK_MIN_BYTES = 1024 * 1024
+_CENTRAL_DIRECTORY_ENTRY = b"PK\x01\x02"
+_INFLATE_STEP = 1024 * 1024
+
+
+def check_member_count(data: bytes) -> None:
+    """Refuse a zip with more than MAX_ZIP_MEMBERS members before zipfile reads its directory.
+
+    zipfile builds an object per member (a 50 MB upload can hold 500,000: hundreds of megabytes); every
+    member has a central directory record with this signature, so counting them (a fast byte search)
+    bounds the member count from above.
+    """
+    count = data.count(_CENTRAL_DIRECTORY_ENTRY)
+    if count > MAX_ZIP_MEMBERS:
+        raise DocumentTooComplex(
+            f"zip container has about {count} members (limit {MAX_ZIP_MEMBERS})", details={"members": count}
+        )
 
 
 def check_zip_limits(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
@@ -48,6 +65,7 @@ def check_zip_limits(archive: zipfile.ZipFile, limits: ParseLimits) -> None:
 
 def open_zip(data: bytes, limits: ParseLimits) -> zipfile.ZipFile:
     """Open a zip container from bytes after checking it against the limits."""
+    check_member_count(data)
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
@@ -67,6 +85,25 @@ def read_member(archive: zipfile.ZipFile, name: str, max_bytes: int) -> bytes:
     if len(content) > max_bytes:
         raise DocumentTooComplex(f"zip member {name!r} is larger than {max_bytes} bytes")
     return content
+
+
+def inflated_size(data: bytes, limit: int) -> int:
+    """What ``data`` inflates to as a zlib or raw deflate stream (its own size if it is neither),
+    counted a megabyte at a time and given up past ``limit``, so a bomb is never held in memory."""
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        inflater = zlib.decompressobj(wbits)
+        size, pending = 0, data
+        try:
+            while size <= limit and not inflater.eof:
+                out = inflater.decompress(pending, _INFLATE_STEP)
+                if not out and len(inflater.unconsumed_tail) == len(pending):
+                    break  # no progress: the input ends before the stream does
+                size += len(out)
+                pending = inflater.unconsumed_tail
+        except zlib.error:
+            continue
+        return size
+    return len(data)
 
 
 class BlockCollector:
