@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
 from ragworks.domain import Collection, Document, Job
+from ragworks.engines.store.text import storable_text
 from ragworks.services.base import Service
 
 # The largest value of the stores' 64-bit integer columns (event ids, chunk keys): SQLite cannot even
 # compare a larger one, so parameters compared with them are bounded by it.
 MAX_INT64 = 2**63 - 1
+# Free text that is stored: without what PostgreSQL cannot keep (NUL, unpaired surrogates), so it reads
+# back the same from every store.
+StorableText = Annotated[str, AfterValidator(storable_text)]
 
 
 class ErrorBody(BaseModel):
@@ -29,7 +33,7 @@ class CollectionCreate(BaseModel):
 
     name: str = Field(..., description="1-64 of a-z, 0-9, '_' and '-'.", examples=["docs"])
     language: str = Field("auto", description="'auto' (per chunk), 'en' or 'ko'.")
-    description: str = Field("", max_length=2000, description="Free text shown in listings.")
+    description: StorableText = Field("", max_length=2000, description="Free text shown in listings.")
     tenant: str | None = Field(
         None,
         max_length=64,

@@ -105,6 +105,6 @@ def _json_object(body: bytes | None) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deep: would end the recorder thread
         return {}
     return value if isinstance(value, dict) else {}

@@ -94,7 +94,7 @@ async def _read_form(request: Request) -> tuple[list[Upload], dict[str, Any]]:
     if isinstance(raw, str) and raw.strip():
         try:
             metadata = json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep to decode
             raise BadRequest(f"'metadata' is not valid JSON: {exc}") from None
     if not isinstance(metadata, dict):
         raise BadRequest("'metadata' must be a JSON object")
@@ -104,7 +104,8 @@ async def _read_form(request: Request) -> tuple[list[Upload], dict[str, Any]]:
 def _read_json(raw: bytes) -> list[TextDocument]:
     try:
         data = json.loads(raw)
-    except json.JSONDecodeError as exc:
+    # JSONDecodeError, UnicodeDecodeError for bytes that are not UTF-8, RecursionError for deep nesting
+    except (ValueError, RecursionError) as exc:
         raise BadRequest(f"invalid JSON: {exc}") from None
     try:
         items = (
@@ -156,7 +157,7 @@ def _decode_filter(raw: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = json.loads(raw)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):
         raise BadRequest("'filter' must be a JSON object") from None
     if not isinstance(value, dict):
         raise BadRequest("'filter' must be a JSON object")
@@ -169,7 +170,7 @@ def _decode_cursor(cursor: str | None) -> tuple[float, str] | None:
     try:
         updated_at, doc_id = json.loads(cursor)
         return float(updated_at), str(doc_id)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):
         raise BadRequest("invalid cursor") from None
 
 
