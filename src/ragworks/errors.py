@@ -96,3 +96,11 @@ class EmbedderUnavailable(RagworksError):
 
     status_code = 503
     code = "embedder_unavailable"
+
+
+class DiskFull(RagworksError):
+    """The data disk is full: nothing was written (the database rolled back, no blob was left). An
+    upload answers 507 Insufficient Storage; a job retries later. Free space and it goes on by itself."""
+
+    status_code = 507
+    code = "disk_full"

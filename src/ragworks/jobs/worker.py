@@ -167,8 +167,11 @@ class Worker:
                 jobs = []
             if not jobs:
                 wake.clear()
+                # not asyncio.wait_for: on Python 3.11 it swallows a cancel that comes with a wake-up,
+                # and stop() would then wait for this lane forever
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.settings.poll_interval_s)
+                    async with asyncio.timeout(self.settings.poll_interval_s):
+                        await wake.wait()
                 continue
             since = time.time()
             self._running.update(
@@ -176,6 +179,11 @@ class Worker:
             )
             try:
                 await self._run_batch(jobs)
+            except Exception:
+                # The store failed while the outcomes were recorded (PostgreSQL restarting, a full
+                # disk). The lane must outlive it: these jobs keep their lease until it expires and
+                # then run again (handlers are idempotent), and the lane leases again once it can.
+                log.exception("recording job outcomes failed; they run again when their leases expire")
             finally:
                 for job in jobs:
                     self._running.pop(job.id, None)

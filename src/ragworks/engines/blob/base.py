@@ -9,7 +9,11 @@ class BlobStore(Protocol):
     """Content-addressed storage (keys are SHA-256 hex digests)."""
 
     def put(self, data: bytes) -> str:
-        """Store ``data`` durably (fsync'd before returning); returns its SHA-256 hex key."""
+        """Store ``data`` durably (fsync'd before returning); returns its SHA-256 hex key.
+
+        Raises:
+            DiskFull: no room for it; nothing is left behind.
+        """
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``.

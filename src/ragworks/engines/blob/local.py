@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
 import tempfile
 from pathlib import Path
 
-from ragworks.errors import NotFound
+from ragworks.errors import DiskFull, NotFound
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
 
@@ -21,11 +22,27 @@ class LocalBlobStore:
         self.root = root
 
     def put(self, data: bytes) -> str:
-        """Store ``data``; returns its SHA-256 hex key."""
+        """Store ``data``; returns its SHA-256 hex key.
+
+        Raises:
+            DiskFull: the disk has no room for it (nothing is left behind).
+        """
         key = hashlib.sha256(data).hexdigest()
         path = self._path(key)
         if path.exists():
             return key
+        try:
+            self._write(path, data)
+        except OSError as exc:
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise DiskFull(
+                    "the data disk is full; the upload was not stored, free space and retry"
+                ) from exc
+            raise
+        return key
+
+    @staticmethod
+    def _write(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:
@@ -37,7 +54,6 @@ class LocalBlobStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        return key
 
     def get(self, key: str) -> bytes:
         """The stored bytes; NotFound if missing."""

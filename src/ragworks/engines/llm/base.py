@@ -20,6 +20,22 @@ class LLMError(RagworksError):
     code = "llm_error"
 
 
+class LLMUnreachable(LLMError):
+    """The LLM server refused or dropped the connection (down, restarting): a 503 for a caller,
+    a retried attempt for a background call."""
+
+    status_code = 503
+    code = "llm_unreachable"
+
+
+class LLMTimeout(LLMError):
+    """The LLM server took the connection but did not answer within ``llm.timeout_s`` (hung or
+    overloaded): a 504 for a caller, a retried attempt for a background call."""
+
+    status_code = 504
+    code = "llm_timeout"
+
+
 class LLMUnavailable(RagworksError):
     """Generation was asked of a provider that has no model (``extractive``)."""
 
@@ -79,7 +95,9 @@ class LLM(Protocol):
         """Complete ``prompt``; never blocks the event loop.
 
         Raises:
-            LLMError: generation failed (after the adapter's own retries).
+            LLMError: generation failed (after the adapter's own retries); a server that cannot be
+                reached raises its subclass LLMUnreachable (503), one that does not answer in time
+                LLMTimeout (504).
             LLMUnavailable: the provider has no model.
         """
 

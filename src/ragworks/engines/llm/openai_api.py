@@ -18,7 +18,7 @@ import openai
 from openai.types.chat import ChatCompletionUserMessageParam
 
 from ragworks.config import LLMSettings
-from ragworks.engines.llm.base import Generation, GenerationParams, LLMError
+from ragworks.engines.llm.base import Generation, GenerationParams, LLMError, LLMTimeout, LLMUnreachable
 
 # What a request can fail with (the SDK wraps transport errors, also those met while reading a stream)
 _FAILURES = (openai.OpenAIError,)
@@ -160,16 +160,16 @@ class OpenAICompatibleLLM:
         )
 
     def _error(self, exc: Exception, action: str) -> LLMError:
+        """The port's error for a failed request: a timeout and a lost connection get their own class
+        (504, 503), so callers can tell a hung or absent server from one that answered with an error."""
         where = f"OpenAI-compatible server {self._settings.base_url} (model {self.model!r})"
-        if isinstance(exc, openai.APITimeoutError):
-            what = f"did not answer within {self._settings.timeout_s:g} s"
-        elif isinstance(exc, openai.APIConnectionError):
-            what = f"is unreachable: {exc.__cause__ or exc}"
-        elif isinstance(exc, openai.APIStatusError):
-            what = f"answered HTTP {exc.status_code}: {exc.message}"
-        else:
-            what = f"failed: {type(exc).__name__}: {exc}"
-        return LLMError(f"{action}: {where} {what}")
+        if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: tested first
+            return LLMTimeout(f"{action}: {where} did not answer within {self._settings.timeout_s:g} s")
+        if isinstance(exc, openai.APIConnectionError):
+            return LLMUnreachable(f"{action}: {where} is unreachable: {exc.__cause__ or exc}")
+        if isinstance(exc, openai.APIStatusError):
+            return LLMError(f"{action}: {where} answered HTTP {exc.status_code}: {exc.message}")
+        return LLMError(f"{action}: {where} failed: {type(exc).__name__}: {exc}")
 
 
 def _running_here(loop: anyio.lowlevel.EventLoopToken) -> bool:

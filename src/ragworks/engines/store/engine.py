@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import OperationalError
 
-from ragworks.errors import Busy
+from ragworks.errors import Busy, DiskFull
 
 
 def _sqlite_pragmas(lock_timeout_ms: int, dbapi_connection: Any, _record: Any) -> None:
@@ -36,10 +36,17 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
-def _raise_busy(context: Any) -> None:
-    # Overload, not a bug: the transaction rolled back and the caller may retry.
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite unable to grow its files (SQLITE_FULL: the transaction rolled back)."""
+    return isinstance(exc, OperationalError) and "database or disk is full" in str(exc)
+
+
+def _raise_expected(context: Any) -> None:
+    # Overload or a full disk, not a bug: the transaction rolled back and the caller may retry.
     if is_lock_timeout(context.sqlalchemy_exception):
         raise Busy("the store is busy with other writes; nothing was changed, retry shortly") from None
+    if is_disk_full(context.sqlalchemy_exception):
+        raise DiskFull("the data disk is full; nothing was changed, free space and retry") from None
 
 
 def create_engines(url: str, lock_timeout_s: float = 30.0) -> tuple[Engine, Engine]:
@@ -55,5 +62,5 @@ def create_engines(url: str, lock_timeout_s: float = 30.0) -> tuple[Engine, Engi
     for engine, begin in ((writer, _begin_immediate), (reader, _begin_deferred)):
         event.listen(engine, "connect", pragmas)
         event.listen(engine, "begin", begin)
-        event.listen(engine, "handle_error", _raise_busy)
+        event.listen(engine, "handle_error", _raise_expected)
     return writer, reader
