@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil bench-scaled clean
+.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil bench-scaled bench-soak clean
 
 # llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
 # multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
@@ -88,6 +88,10 @@ bench-gil: $(STAMP)
 bench-scaled: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled_quality.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled.py --docs
+
+# 30 minutes of steady mixed load on one `ragworks serve` (not part of `make bench`: run it on a quiet host)
+bench-soak: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/soak.py --write-docs
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
