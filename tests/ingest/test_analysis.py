@@ -33,6 +33,27 @@ def test_conjugated_verbs_give_their_stem(analyzer: Analyzer) -> None:
     assert analyzer.tokens("먹었다") == analyzer.tokens("먹는") == ["먹"]
 
 
+def test_compound_noun_written_as_one_word_gives_parts_and_whole(analyzer: Analyzer) -> None:
+    # the whole ranks a document that spells the compound as the query does above one with the parts
+    assert analyzer.tokens("시중은행") == ["시중", "은행", "시중은행"]
+
+
+def test_spaced_compound_meets_the_one_word_spelling_on_its_parts(analyzer: Analyzer) -> None:
+    spaced = analyzer.tokens("시중 은행")
+    assert spaced == ["시중", "은행"]
+    assert set(spaced) < set(analyzer.tokens("시중은행"))
+
+
+def test_nouns_separated_by_a_particle_or_space_are_not_joined(analyzer: Analyzer) -> None:
+    tokens = analyzer.tokens("지방은행의 시중은행 전환")
+    assert tokens == ["지방", "은행", "지방은행", "시중", "은행", "시중은행", "전환"]
+
+
+def test_latin_word_attached_to_korean_noun_keeps_both(analyzer: Analyzer) -> None:
+    # "e커머스": the Latin part goes through the English path and is not glued to the Korean noun
+    assert analyzer.tokens("e커머스의 급성장") == ["e", "커머스", "급성장"]
+
+
 def test_english_is_stemmed_without_stop_words(analyzer: Analyzer) -> None:
     assert analyzer.tokens("The running dogs") == ["run", "dog"]
 

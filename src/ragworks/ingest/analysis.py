@@ -1,7 +1,8 @@
 """Text analysis for BM25: the same analyzer turns documents and queries into index terms.
 
 Korean goes through Kiwi morphological analysis and keeps content morphemes only, so "지사의",
-"지사는" and "지사가" all give "지사". Latin-script text (also inside Korean text) is lower-cased,
+"지사는" and "지사가" all give "지사". A compound noun written as one word ("시중은행") gives its
+parts and the whole ("시중", "은행", "시중은행"). Latin-script text (also inside Korean text) is lower-cased,
 split on non-alphanumerics, stripped of English stop words and Snowball-stemmed.
 """
 
@@ -34,6 +35,12 @@ ENGLISH_STOP_WORDS: frozenset[str] = frozenset(_SNOWBALL_STOP_WORDS.split())
 # Kiwi tags whose morphemes carry meaning (prefix before "-", e.g. "VV-I" for an irregular verb).
 # NNG/NNP/NNB nouns, NR numerals, XR roots, VV/VA verb and adjective stems, SH hanja.
 KOREAN_CONTENT_TAGS: frozenset[str] = frozenset({"NNG", "NNP", "NNB", "NR", "XR", "VV", "VA", "SH"})
+
+# Korean writes compound nouns either as one word or spaced ("시중은행", "시중 은행"); Kiwi splits the
+# one-word form into its parts, so both spellings meet on the parts. Nouns of these tags that touch (no
+# space or other morpheme between them) also give their joined form, so a document that spells the
+# compound as the query does ranks above one that only has the parts somewhere.
+KOREAN_COMPOUND_TAGS: frozenset[str] = frozenset({"NNG", "NNP", "NR", "XR", "SH"})
 
 # Kiwi tags for non-Hangul material (foreign words, numbers, symbols, URLs). Consecutive tokens of
 # these kinds are re-read from the original text and sent through the English path, so that
@@ -139,8 +146,17 @@ class Analyzer:
     def _korean(self, text: str, morphemes: Iterable[Any]) -> list[str]:
         out: list[str] = []
         run_start = run_end = -1  # span of the current run of non-Hangul tokens
+        compound: list[str] = []  # touching nouns so far (KOREAN_COMPOUND_TAGS)
+        previous_end = -1
         for m in morphemes:
             tag: str = m.tag
+            base_tag = tag.split("-", 1)[0]
+            if base_tag in KOREAN_COMPOUND_TAGS and m.start == previous_end and compound:
+                compound.append(m.form)
+            else:
+                out.extend(_joined(compound))
+                compound = [m.form] if base_tag in KOREAN_COMPOUND_TAGS else []
+            previous_end = m.start + m.len
             if tag in _LATIN_TAGS:
                 if run_start < 0:
                     run_start = m.start
@@ -149,8 +165,9 @@ class Analyzer:
             if run_start >= 0:
                 out.extend(self._english(text[run_start:run_end]))
                 run_start = -1
-            if tag.split("-", 1)[0] in KOREAN_CONTENT_TAGS and len(m.form) <= MAX_WORD_CHARS:
+            if base_tag in KOREAN_CONTENT_TAGS and len(m.form) <= MAX_WORD_CHARS:
                 out.append(m.form)
+        out.extend(_joined(compound))
         if run_start >= 0:
             out.extend(self._english(text[run_start:run_end]))
         return out
@@ -199,6 +216,14 @@ class Analyzer:
         return out
 
 
+def _joined(nouns: list[str]) -> list[str]:
+    """The compound term of touching nouns: [] for a single noun or a compound too long to index."""
+    if len(nouns) < 2:
+        return []
+    whole = "".join(nouns)
+    return [whole] if len(whole) <= MAX_WORD_CHARS else []
+
+
 def _without_long_runs(text: str) -> str:
     """``text`` with each run of more than MAX_WORD_CHARS letters and digits replaced by a space."""
     return _LONG_RUN.sub(" ", text) if len(text) > MAX_WORD_CHARS else text
@@ -227,6 +252,7 @@ def _normalise(text: str) -> str:
 
 __all__ = [
     "ENGLISH_STOP_WORDS",
+    "KOREAN_COMPOUND_TAGS",
     "KOREAN_CONTENT_TAGS",
     "KOREAN_SHARE_THRESHOLD",
     "MAX_WORD_CHARS",
