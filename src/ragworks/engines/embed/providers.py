@@ -11,7 +11,12 @@ from ragworks.engines.embed.base import Embedder
 def _minilm(settings: EmbedSettings) -> Embedder:
     from ragworks.engines.embed.minilm import MiniLMEmbedder  # torch and transformers only when chosen
 
-    return MiniLMEmbedder(batch_size=settings.batch_size, threads=settings.threads)
+    return MiniLMEmbedder(
+        batch_size=settings.batch_size,
+        threads=settings.threads,
+        query_backend=settings.query_backend,
+        onnx_dir=settings.onnx_dir,
+    )
 
 
 def _remote(settings: EmbedSettings) -> Embedder:
@@ -52,6 +57,13 @@ PROVIDERS: dict[str, Callable[[EmbedSettings], Embedder]] = {
 }
 
 
+def embed_settings(settings: Settings) -> EmbedSettings:
+    """The embed section with the folders it leaves unset placed under ``data_dir``."""
+    if settings.embed.onnx_dir is not None:
+        return settings.embed
+    return settings.embed.model_copy(update={"onnx_dir": settings.data_dir / "models"})
+
+
 def build_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name, behind a Redis query cache when ``embed.query_cache = 'redis'``
     (cheap: the model loads in ``start()``).
@@ -59,7 +71,7 @@ def build_embedder(settings: Settings) -> Embedder:
     Raises:
         ValueError: the Redis cache is chosen but ``redis.url`` is not set.
     """
-    embedder = PROVIDERS[settings.embed.provider](settings.embed)
+    embedder = PROVIDERS[settings.embed.provider](embed_settings(settings))
     if settings.embed.query_cache == "process":
         return embedder
     if not settings.redis.url:
