@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil bench-scaled bench-soak clean
+.PHONY: run test setup system-packages lint typecheck unit bench bench-peers bench-ingest bench-quality bench-latency bench-scale bench-gil bench-scaled bench-soak bench-query-embedding bench-peers-compare bench-korean clean
 
 # llama-cpp-python builds llama.cpp from source: the library only (no tools, tests, examples or the
 # multimodal library), tuned to this machine's CPU (GGML_NATIVE, on by default), on every core
@@ -61,6 +61,20 @@ $(PEERS_STAMP): bench/peers-requirements.txt
 
 bench-peers: $(PEERS_STAMP)
 
+# bench/peers_compare.py's peers, one environment each (same recipe: torch's CPU wheel first)
+.bench/peer-%-venv/.installed: bench/peers/%-requirements.txt
+	@command -v $(PY) >/dev/null || { echo "Python 3.11 is required ($(PY) not found)"; exit 1; }
+	$(PY) -m venv .bench/peer-$*-venv
+	.bench/peer-$*-venv/bin/pip install -q --upgrade pip
+	.bench/peer-$*-venv/bin/pip install -q torch==2.13.0
+	.bench/peer-$*-venv/bin/pip install -q -r bench/peers/$*-requirements.txt
+	touch $@
+
+# ragworks beside LangChain (FAISS + BM25) and Chroma services and the bare-FastAPI floor (sized for ~15 min
+# with cached indexes; the first run also indexes SciFact and autorag-ko in each system)
+bench-peers-compare: $(STAMP) .bench/peer-langchain-venv/.installed .bench/peer-chroma-venv/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/peers_compare.py --docs
+
 bench: $(STAMP) $(PEERS_STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/ingest.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --docs
@@ -76,6 +90,16 @@ bench-ingest: $(STAMP) $(PEERS_STAMP)
 bench-quality: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/quality.py --docs
 
+# Korean keyword search beside a plain Kiwi-morpheme BM25. bm25s (the baseline) is bench-only: it goes
+# into .bench/korean-bench-lib, next to .venv's numpy and scipy, never into the product's dependencies.
+KOREAN_LIB := .bench/korean-bench-lib
+$(KOREAN_LIB)/.installed: $(STAMP)
+	$(BIN)/pip install -q --no-deps --target $(KOREAN_LIB) bm25s==0.3.16
+	touch $@
+
+bench-korean: $(STAMP) $(KOREAN_LIB)/.installed
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/korean_keyword.py --docs
+
 bench-latency: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/latency.py --docs
 
@@ -88,6 +112,17 @@ bench-gil: $(STAMP)
 bench-scaled: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled_quality.py --docs
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/scaled.py --docs
+
+# torch against ONNX Runtime (fp32, int8) for query embedding. onnx and onnxruntime go into a bench-only
+# folder beside the product's environment (--no-deps: numpy, protobuf and the rest come from .venv)
+ONNX_SITE_STAMP := .bench/onnx-site/.installed
+
+$(ONNX_SITE_STAMP): $(STAMP)
+	$(BIN)/pip install -q --no-deps --target .bench/onnx-site onnx==1.23.2 onnxruntime==1.32.0 ml_dtypes==0.7.0 flatbuffers==25.12.19
+	touch $(ONNX_SITE_STAMP)
+
+bench-query-embedding: $(STAMP) $(ONNX_SITE_STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python bench/query_embedding.py --docs
 
 # 30 minutes of steady mixed load on one `ragworks serve` (not part of `make bench`: run it on a quiet host)
 bench-soak: $(STAMP)

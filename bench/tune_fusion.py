@@ -1,4 +1,7 @@
-"""Choose the hybrid fusion on a training split: min-max weights and RRF, nDCG@10 for each.
+"""Hybrid fusion on a split for every normalisation and vector weight, nDCG@10 for each (calibration off).
+
+The default fusion (for collections not calibrated yet) was chosen this way on SciFact's training split;
+on a test split it is a diagnostic only: how far the label-free calibration is from the best fixed fusion.
 
 Uses an index that ``ragworks eval DATASET --data-dir DIR`` already built, and the training queries only
 (never tune on test)::
@@ -17,8 +20,10 @@ from ragworks.config import Settings
 from ragworks.evaluation.beir import load_dataset
 from ragworks.evaluation.runner import evaluate
 from ragworks.roles.embedded import build_embedded
+from ragworks.services.calibration import WEIGHTS
+from ragworks.services.fusion import FUSIONS
 
-GRID = {"minmax": (0.3, 0.4, 0.5, 0.6, 0.7), "rrf": (0.4, 0.5, 0.6)}
+GRID = dict.fromkeys(FUSIONS, WEIGHTS)
 
 
 async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
@@ -32,7 +37,7 @@ async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
         for fusion, weights in GRID.items():
             for weight in weights:
                 container.retriever.settings = base.model_copy(
-                    update={"fusion": fusion, "vector_weight": weight}
+                    update={"fusion": fusion, "vector_weight": weight, "calibrate": False}
                 )
                 report = evaluate(container, "eval", dataset, ["hybrid"], lambda _d, _t: None)["hybrid"]
                 print(f"{fusion:<8}{weight:>8.1f}{report['ndcg@10']:>10.4f}{report['recall@100']:>12.4f}")

@@ -206,10 +206,29 @@ class EmbedSettings(BaseModel):
 
 class SearchSettings(BaseModel):
     fusion: str = Field(
-        "minmax", description="Hybrid fusion: 'minmax' (weighted normalised scores) or 'rrf'."
+        "minmax",
+        description="Hybrid fusion of a collection not calibrated yet: 'minmax' (weighted min-max "
+        "normalised scores), 'zscore' (weighted z-scores) or 'rrf'.",
     )
     vector_weight: float = Field(
-        0.4, description="Weight of the vector leg in hybrid fusion (tuned on SciFact train queries)."
+        0.4,
+        description="Weight of the vector leg in hybrid fusion of a collection not calibrated yet "
+        "(tuned on SciFact train queries).",
+    )
+    calibrate: bool = Field(
+        False,
+        description="Choose each collection's fusion from pseudo-queries of its own documents (experimental: "
+        "on the MS MARCO subset it chose a weight below the default's, docs/benchmarks.md); false: every "
+        "collection uses 'fusion' and 'vector_weight'.",
+    )
+    calibration_min_documents: int = Field(
+        100, description="Collections smaller than this keep the default fusion (too few to calibrate on)."
+    )
+    calibration_pseudo_queries: int = Field(
+        200, description="Pseudo-queries drawn from a collection's chunks to calibrate its fusion."
+    )
+    calibration_growth: float = Field(
+        0.5, description="Calibrate again once the document count has grown by this fraction."
     )
     rrf_k: int = 60
     candidates: int = Field(100, description="Hits taken from each leg before fusion.")

@@ -35,10 +35,60 @@ class JobKind(enum.StrEnum):
     SERVICE_RUN = "service.run"
     CALLBACK = "callback.deliver"
     STREAM_PUBLISH = "stream.publish"
+    CALIBRATE = "collection.calibrate"
 
 
 DEFAULT_TENANT = "default"
 """The tenant of collections made without API keys (auth off, or before tenants existed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class FusionCandidate:
+    """One fusion tried during a calibration and how well it found the pseudo-queries' sources."""
+
+    normalisation: str  # "minmax", "zscore" or "rrf"
+    vector_weight: float
+    score: float  # mean nDCG@10 over the pseudo-queries
+
+
+@dataclass(frozen=True, slots=True)
+class FusionCalibration:
+    """How hybrid search fuses its legs in one collection, and how that was chosen."""
+
+    normalisation: str
+    vector_weight: float
+    method: str  # "pseudo-queries", or why the defaults were kept ("too few documents", ...)
+    pseudo_queries: int  # how many were scored (0 when the defaults were kept)
+    calibrated_at: float
+    document_count: int  # documents in the collection when it was chosen
+    candidates: tuple[FusionCandidate, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The stored form (a JSON column)."""
+        return {
+            "normalisation": self.normalisation,
+            "vector_weight": self.vector_weight,
+            "method": self.method,
+            "pseudo_queries": self.pseudo_queries,
+            "calibrated_at": self.calibrated_at,
+            "document_count": self.document_count,
+            "candidates": [[c.normalisation, c.vector_weight, c.score] for c in self.candidates],
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> FusionCalibration:
+        """Inverse of ``as_json``."""
+        return cls(
+            normalisation=str(value["normalisation"]),
+            vector_weight=float(value["vector_weight"]),
+            method=str(value["method"]),
+            pseudo_queries=int(value["pseudo_queries"]),
+            calibrated_at=float(value["calibrated_at"]),
+            document_count=int(value["document_count"]),
+            candidates=tuple(
+                FusionCandidate(str(n), float(w), float(s)) for n, w, s in value.get("candidates", [])
+            ),
+        )
 
 
 @dataclass(slots=True)
@@ -52,6 +102,7 @@ class Collection:
     embed_model: str | None = None  # the model that made its vectors, recorded by the first ingest
     embed_dimension: int | None = None
     tenant: str = DEFAULT_TENANT  # whose collection it is; other tenants' keys never see it
+    fusion: FusionCalibration | None = None  # its hybrid fusion, once calibrated
 
 
 @dataclass(slots=True)

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter
 
-from ragworks.domain import Collection, Document, Job
+from ragworks.domain import Collection, Document, FusionCalibration, Job
 from ragworks.engines.store.text import storable_text
 from ragworks.services.base import Service
 
@@ -41,6 +41,48 @@ class CollectionCreate(BaseModel):
     )
 
 
+class FusionCandidateOut(BaseModel):
+    normalisation: str = Field(..., description="'minmax', 'zscore' or 'rrf'.")
+    vector_weight: float = Field(..., description="Weight of the vector leg tried.")
+    score: float = Field(..., description="Mean nDCG@10 of the pseudo-queries' source documents.")
+
+
+class FusionOut(BaseModel):
+    normalisation: str = Field(..., description="How leg scores are put on one scale.", examples=["minmax"])
+    vector_weight: float = Field(
+        ...,
+        description="Weight of the vector leg in hybrid search (a request's vector_weight overrides).",
+        examples=[0.4],
+    )
+    method: str = Field(
+        ...,
+        description="'pseudo-queries' (chosen from sentences of the collection's own chunks, each held "
+        "out of its chunk, with its document as the answer), or why the defaults were kept.",
+        examples=["pseudo-queries"],
+    )
+    pseudo_queries: int = Field(..., description="Pseudo-queries scored (0 when the defaults were kept).")
+    calibrated_at: float = Field(..., description="Unix time of the choice.")
+    document_count: int = Field(..., description="Documents in the collection when it was chosen.")
+    candidates: list[FusionCandidateOut] = Field(..., description="Every fusion tried, with its score.")
+
+    @classmethod
+    def of(cls, f: FusionCalibration) -> FusionOut:
+        return cls(
+            normalisation=f.normalisation,
+            vector_weight=f.vector_weight,
+            method=f.method,
+            pseudo_queries=f.pseudo_queries,
+            calibrated_at=f.calibrated_at,
+            document_count=f.document_count,
+            candidates=[
+                FusionCandidateOut(
+                    normalisation=c.normalisation, vector_weight=c.vector_weight, score=c.score
+                )
+                for c in f.candidates
+            ],
+        )
+
+
 class CollectionOut(BaseModel):
     name: str = Field(..., description="Collection name.", examples=["docs"])
     language: str = Field(..., description="'auto', 'en' or 'ko'.")
@@ -56,6 +98,12 @@ class CollectionOut(BaseModel):
     )
     embed_dimension: int | None = Field(None, description="Length of its vectors.", examples=[384])
     tenant: str = Field("default", description="The tenant that owns it.", examples=["default"])
+    fusion: FusionOut | None = Field(
+        None,
+        description="How hybrid search fuses keyword and vector scores here, calibrated without labels "
+        "once the collection has search.calibration_min_documents documents and again as it grows; "
+        "null until then (the configured defaults apply).",
+    )
 
     @classmethod
     def of(cls, c: Collection) -> CollectionOut:
@@ -69,6 +117,7 @@ class CollectionOut(BaseModel):
             embed_model=c.embed_model,
             embed_dimension=c.embed_dimension,
             tenant=c.tenant,
+            fusion=FusionOut.of(c.fusion) if c.fusion else None,
         )
 
 

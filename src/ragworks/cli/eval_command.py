@@ -26,6 +26,13 @@ def run_eval(
     data_dir: Annotated[
         Path | None, typer.Option(help="Keep the scratch index here and reuse it on the next run.")
     ] = None,
+    calibration: Annotated[
+        bool,
+        typer.Option(
+            help="Calibrate the collection's fusion from pseudo-queries (search.calibrate); off: the "
+            "configured fusion and weight, as a served collection uses by default."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object {mode: metrics}.")] = False,
 ) -> None:
     """Ingest the corpus into a scratch collection and print nDCG@10, recall@10, recall@100 and MRR."""
@@ -34,10 +41,10 @@ def run_eval(
     if unknown:
         raise typer.BadParameter(f"unknown mode(s): {', '.join(sorted(unknown))}")
     if data_dir is not None:
-        report = asyncio.run(_evaluate(dataset_dir, modes, split, data_dir))
+        report = asyncio.run(_evaluate(dataset_dir, modes, split, data_dir, calibration))
     else:
         with tempfile.TemporaryDirectory(prefix="ragworks-eval-") as scratch:
-            report = asyncio.run(_evaluate(dataset_dir, modes, split, Path(scratch)))
+            report = asyncio.run(_evaluate(dataset_dir, modes, split, Path(scratch), calibration))
     if as_json:
         print(json.dumps(report))
         return
@@ -52,16 +59,23 @@ def run_eval(
 
 
 async def _evaluate(
-    dataset_dir: Path, modes: list[str], split: str, data_dir: Path
+    dataset_dir: Path, modes: list[str], split: str, data_dir: Path, calibration: bool
 ) -> dict[str, dict[str, float]]:
     from ragworks.config import Settings
     from ragworks.errors import NotFound
     from ragworks.evaluation.beir import load_dataset
-    from ragworks.evaluation.runner import evaluate, ingest_corpus
+    from ragworks.evaluation.runner import (
+        describe_calibration,
+        ensure_calibrated,
+        evaluate,
+        ingest_corpus,
+        wait_for_ingestion,
+    )
     from ragworks.roles.embedded import build_embedded
 
     dataset = load_dataset(dataset_dir, split)
     settings = Settings(data_dir=data_dir, log_json=False)
+    settings.search = settings.search.model_copy(update={"calibrate": calibration})
     container = build_embedded(settings)
     collection = "eval"
     await container.start(workers=True)
@@ -78,6 +92,21 @@ async def _evaluate(
                     container, collection, dataset_dir, lambda d, t: bar.update(task, completed=d, total=t)
                 )
                 console.print(f"ingested in {seconds:.1f} s")
+            else:
+                task = bar.add_task("finishing ingestion", total=None)
+                await wait_for_ingestion(
+                    container,
+                    existing.document_count,
+                    lambda d, t: bar.update(task, completed=d, total=t),
+                )
+            if calibration:
+                chosen = await asyncio.to_thread(ensure_calibrated, container, collection)
+                console.print(describe_calibration(chosen), soft_wrap=True)
+            else:
+                console.print(
+                    f"fusion: {settings.search.fusion}, vector weight {settings.search.vector_weight} "
+                    "(configured; calibration off)"
+                )
             task = bar.add_task("querying", total=None)
             return await asyncio.to_thread(
                 evaluate,

@@ -11,7 +11,7 @@ from pathlib import Path
 import anyio
 
 from ragworks.container import Container
-from ragworks.domain import JobKind, JobStatus
+from ragworks.domain import FusionCalibration, JobKind, JobStatus
 from ragworks.evaluation.beir import Dataset, read_corpus
 from ragworks.evaluation.metrics import summarise
 from ragworks.services.documents import DocumentService, TextDocument
@@ -36,6 +36,13 @@ async def ingest_corpus(container: Container, collection: str, root: Path, progr
         texts = [TextDocument(text=d.text or d.title, id=d.id, title=d.title or None) for d in batch]
         await intake.accept_texts(collection, texts)
         total += len(batch)
+    await wait_for_ingestion(container, total, progress)
+    return time.perf_counter() - started
+
+
+async def wait_for_ingestion(container: Container, total: int, progress: Progress) -> None:
+    """Return once no ingest job is queued, running or waiting to retry (an index left half-built by
+    an interrupted run is finished by the workers first)."""
     while True:
         counts = await anyio.to_thread.run_sync(container.jobs.counts)
         waiting = sum(
@@ -43,8 +50,35 @@ async def ingest_corpus(container: Container, collection: str, root: Path, progr
         )
         progress(total - waiting, total)
         if waiting == 0:
-            return time.perf_counter() - started
+            return
         await asyncio.sleep(0.5)
+
+
+def ensure_calibrated(container: Container, collection: str) -> FusionCalibration | None:
+    """The collection's fusion as a served collection of its size would have it: calibrated now unless
+    its calibration was made at this document count (None when it is too small to calibrate)."""
+    found = container.store.get_collection(collection)
+    if found.fusion is not None and found.fusion.document_count == found.document_count:
+        return found.fusion
+    if found.document_count < container.settings.search.calibration_min_documents:
+        return None
+    return container.search.calibrator.calibrate(collection)
+
+
+def describe_calibration(calibration: FusionCalibration | None) -> str:
+    """One line saying what the calibration chose and how."""
+    if calibration is None:
+        return "fusion: the defaults (collection too small to calibrate)"
+    best: dict[str, tuple[float, float]] = {}
+    for candidate in calibration.candidates:
+        if candidate.score > best.get(candidate.normalisation, (-1.0, 0.0))[0]:
+            best[candidate.normalisation] = (candidate.score, candidate.vector_weight)
+    tried = ", ".join(f"{n} best {s:.3f} at {w:.1f}" for n, (s, w) in best.items())
+    return (
+        f"fusion: {calibration.normalisation}, vector weight {calibration.vector_weight:.1f} "
+        f"({calibration.method}, {calibration.pseudo_queries} pseudo-queries at "
+        f"{calibration.document_count} documents{'; ' + tried if tried else ''})"
+    )
 
 
 def rank_documents(

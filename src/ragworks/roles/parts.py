@@ -35,6 +35,7 @@ from ragworks.ingest.chunking import Chunker
 from ragworks.ingest.parsers.base import ParseLimits
 from ragworks.ingest.parsers.isolation import IsolatedParser
 from ragworks.ingest.pipeline import IngestPipeline
+from ragworks.jobs.calibration import CalibrationJobs
 from ragworks.jobs.callbacks import Callbacks, load_secret
 from ragworks.jobs.handlers import DocumentJobs
 from ragworks.jobs.service_jobs import ServiceJobs
@@ -42,6 +43,7 @@ from ragworks.jobs.stream_publish import StreamDeliveries
 from ragworks.jobs.worker import Chore, Lane, Worker
 from ragworks.observability.metrics import Metrics
 from ragworks.observability.model_calls import MeteredEmbedder, MeteredLLM
+from ragworks.services.calibration import Calibrator
 from ragworks.services.registry import ServiceRegistry, load_registry
 from ragworks.services.retrieve import Retriever
 from ragworks.services.runner import ServiceRunner
@@ -101,6 +103,7 @@ class Search:
     llm: LLM
     registry: ServiceRegistry
     services: ServiceRunner
+    calibrator: Calibrator  # chooses each collection's hybrid fusion
     index_lock: threading.Lock = field(default_factory=threading.Lock)  # one writer at a time
 
     def start(self) -> None:
@@ -144,7 +147,15 @@ def build_search(core: Core) -> Search:
         chunks=core.stores.chunks,
         metrics=core.metrics,
     )
-    return Search(embedder, index, analyzer, retriever, llm, registry, services)
+    calibrator = Calibrator(
+        store=core.stores.store,
+        chunk_store=core.stores.chunks,
+        index=index,
+        analyzer=analyzer,
+        embedder=embedder,
+        settings=s.search,
+    )
+    return Search(embedder, index, analyzer, retriever, llm, registry, services, calibrator)
 
 
 def build_parser(settings: Settings) -> IsolatedParser:
@@ -190,8 +201,10 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         max_attempts=settings.callbacks.max_attempts,
     )
     streams = StreamDeliveries()
+    calibration = CalibrationJobs(stores.store, stores.queue, search.calibrator, settings.search)
     handlers = {
         **documents.handlers(),
+        **calibration.handlers(),
         **ServiceJobs(search.services).handlers(),
         **callbacks.handlers(),
         **streams.handlers(),
@@ -205,6 +218,7 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         Lane(f"ingest-{n}", (JobKind.INGEST,), batch=jobs.ingest_batch) for n in range(jobs.ingest_lanes)
     ]
     lanes.append(Lane("maintenance", (JobKind.DELETE,), batch=8))
+    lanes.append(Lane("calibration", (JobKind.CALIBRATE,)))  # minutes on a big collection: its own lane
     lanes += [Lane(f"services-{n}", (JobKind.SERVICE_RUN,)) for n in range(settings.services.lanes)]
     lanes.append(Lane("callbacks", (JobKind.CALLBACK,), batch=8))
     lanes.append(Lane("streams", (JobKind.STREAM_PUBLISH,), batch=32))
@@ -217,7 +231,7 @@ def build_worker(core: Core, search: Search, parser: IsolatedParser) -> Worker:
         jobs,
         core.metrics,
         on_finished,
-        chores=[purge],
+        chores=[purge, calibration.chore()],
         on_stop=[streams.close],
         registry=stores.workers,
     )

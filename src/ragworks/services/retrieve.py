@@ -17,7 +17,7 @@ from ragworks.engines.index.base import Hit, SearchIndex, Vector
 from ragworks.engines.store.base import ChunkStore, MetadataStore
 from ragworks.errors import NotFound
 from ragworks.ingest.analysis import Analyzer
-from ragworks.services.fusion import minmax_fusion, rrf_fusion
+from ragworks.services.fusion import fuse, rrf_fusion
 from ragworks.services.highlight import Highlighter
 from ragworks.services.retrieve_models import RetrieveHit, RetrieveInput, RetrieveOutput, SortSpec
 
@@ -68,7 +68,7 @@ class Retriever:
             raise NotFound(f"collection '{missing}' does not exist")
         filters = parse_filters(request.filters)
         language = self.analyzer.language_of(request.query)
-        weight = self._vector_weight(request, language)
+        normalisation, weight = self._fusion(request, language)
         need = request.offset + request.top_k
         pool = max(self.settings.candidates, need)
         pending: Future[Vector] | None = None
@@ -98,10 +98,10 @@ class Retriever:
             vector = pending.result()  # EmbedderUnavailable (503) when a model service is down
             for name in request.collections:
                 vector_hits += self.index.vector_search(name, vector, pool, allowed.get(name))
-        hits = self._rank(keyword_hits, vector_hits, weight, pool if sorting else need)
+        hits = self._rank(keyword_hits, vector_hits, normalisation, weight, pool if sorting else need)
         if narrow and keyword_full and len(hits) < need:
             keyword_hits, _ = self._keyword_leg(request.collections, tokens, pool, allowed)
-            hits = self._rank(keyword_hits, vector_hits, weight, need)
+            hits = self._rank(keyword_hits, vector_hits, normalisation, weight, need)
         if sorting and request.sort is not None:
             hits = _sort_by_metadata(hits, request.sort)
         page = hits[request.offset : need]
@@ -150,9 +150,9 @@ class Retriever:
         return hits, full
 
     def _rank(
-        self, keyword: list[Hit], vector: list[Hit], weight: float, wanted: int
+        self, keyword: list[Hit], vector: list[Hit], normalisation: str, weight: float, wanted: int
     ) -> list[tuple[tuple[ChunkRecord, Document], float]]:
-        fused = self._fuse(keyword, vector, weight)
+        fused = self._fuse(keyword, vector, normalisation, weight)
         ranked = sorted(fused.items(), key=lambda kv: kv[1], reverse=True)
         return self._resolve(ranked, wanted)
 
@@ -173,24 +173,39 @@ class Retriever:
             size *= 2
         return hits[:wanted]
 
-    def _vector_weight(self, request: RetrieveInput, language: str) -> float:
+    def _fusion(self, request: RetrieveInput, language: str) -> tuple[str, float]:
+        """The normalisation and vector weight: the request's weight, else the collections' calibrated
+        fusion, else the configured defaults."""
         if request.mode == "keyword":
-            return 0.0
+            return self.settings.fusion, 0.0
         if request.mode == "vector":
-            return 1.0
-        if request.vector_weight is not None:
-            return request.vector_weight
+            return self.settings.fusion, 1.0
         # a dense model that does not understand the query's language only adds noise
-        return self.settings.vector_weight if language in self.embedder.languages else 0.0
+        if language not in self.embedder.languages and request.vector_weight is None:
+            return self.settings.fusion, 0.0
+        normalisation, weight = self._calibrated(request.collections)
+        if request.vector_weight is not None:
+            return normalisation, request.vector_weight
+        return normalisation, weight
 
-    def _fuse(self, keyword: list[Hit], vector: list[Hit], weight: float) -> dict[int, float]:
-        if weight >= 1.0:
-            return {h.key: h.score for h in vector}
-        if weight <= 0.0:
-            return {h.key: h.score for h in keyword}
-        if self.settings.fusion == "rrf":
+    def _calibrated(self, collections: Sequence[str]) -> tuple[str, float]:
+        """The collections' calibrated fusion: one collection's own; across several, their mean weight
+        when they agree on the normalisation (else the defaults); the defaults where none is recorded."""
+        default = (self.settings.fusion, self.settings.vector_weight)
+        if not self.settings.calibrate:
+            return default
+        recorded = self.store.fusion_calibrations(collections).values()
+        choices = [(c.normalisation, c.vector_weight) if c else default for c in recorded]
+        if not choices or len({n for n, _ in choices}) > 1:
+            return default
+        return choices[0][0], sum(w for _, w in choices) / len(choices)
+
+    def _fuse(
+        self, keyword: list[Hit], vector: list[Hit], normalisation: str, weight: float
+    ) -> dict[int, float]:
+        if normalisation == "rrf" and 0.0 < weight < 1.0:
             return rrf_fusion(keyword, vector, weight, self.settings.rrf_k)
-        return minmax_fusion(keyword, vector, weight)
+        return fuse(normalisation, keyword, vector, weight)
 
     @staticmethod
     def _hit(

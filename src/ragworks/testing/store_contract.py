@@ -28,6 +28,7 @@ from ragworks.testing.store_documents_contract import (
     StatusTest,
 )
 from ragworks.testing.store_fixtures import SetUpdatedAt, StoreFixtures
+from ragworks.testing.store_fusion_contract import FusionCalibrationTest
 
 __all__ = [
     "AcceptBatchTest",
@@ -35,6 +36,7 @@ __all__ = [
     "CollectionsTest",
     "DeleteCollectionTest",
     "DeleteDocumentTest",
+    "FusionCalibrationTest",
     "ListDocumentsTest",
     "MetadataFilterTest",
     "MetadataStoreContract",
@@ -49,6 +51,7 @@ __all__ = [
 class MetadataStoreContract(
     CollectionsTest,
     DeleteCollectionTest,
+    FusionCalibrationTest,
     AcceptTest,
     AcceptBatchTest,
     ReadDocumentsTest,

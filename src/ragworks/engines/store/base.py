@@ -20,6 +20,7 @@ from ragworks.domain import (
     DocumentDraft,
     DocumentStatus,
     FieldFilter,
+    FusionCalibration,
     NewChunk,
 )
 from ragworks.engines.index.base import IndexEntry
@@ -93,6 +94,16 @@ class MetadataStore(Protocol):
 
     def embedding_models(self, names: Sequence[str]) -> dict[str, EmbeddingModel | None]:
         """The recorded embedding model of each of ``names`` that exists (None: nothing ingested yet)."""
+
+    def set_fusion_calibration(self, collection: str, calibration: FusionCalibration) -> None:
+        """Record how hybrid search fuses its legs in ``collection`` (replacing any earlier choice).
+
+        Raises:
+            NotFound: no such collection.
+        """
+
+    def fusion_calibrations(self, names: Sequence[str]) -> dict[str, FusionCalibration | None]:
+        """The recorded fusion of each of ``names`` that exists (None: not calibrated yet)."""
 
     def accept_document(self, draft: DocumentDraft, payload: dict[str, Any], max_attempts: int) -> Acceptance:
         """Record a new document or version and enqueue its ingest job in the same transaction.

@@ -37,6 +37,9 @@ collections = Table(
     # tenants, as bucket names are
     Column("tenant", String(64), nullable=False, default="default", server_default="default"),
     Index("ix_collections_tenant", "tenant"),
+    # how hybrid search fuses its legs here, chosen from pseudo-queries (migration 0010; NULL until the
+    # collection is first calibrated): a FusionCalibration.as_json() object
+    Column("fusion", JSON),
 )
 
 documents = Table(

@@ -17,6 +17,7 @@ from ragworks.domain import (
     DocumentDraft,
     DocumentStatus,
     FieldFilter,
+    FusionCalibration,
     JobKind,
     JobStatus,
 )
@@ -151,6 +152,7 @@ class SqlMetadataStore:
                     embed_model=r.embed_model,
                     embed_dimension=r.embed_dimension,
                     tenant=r.tenant,
+                    fusion=FusionCalibration.from_json(r.fusion) if r.fusion else None,
                 )
                 for r in conn.execute(query)
             ]
@@ -217,6 +219,28 @@ class SqlMetadataStore:
         with self.db.reader.connect() as conn:
             return {
                 r.name: (r.embed_model, r.embed_dimension) if r.embed_model is not None else None
+                for r in conn.execute(query)
+            }
+
+    def set_fusion_calibration(self, collection: str, calibration: FusionCalibration) -> None:
+        """Record the collection's fusion; NotFound if the collection is gone."""
+        with self.db.writer.begin() as conn:
+            changed = conn.execute(
+                update(collections)
+                .where(collections.c.name == collection)
+                .values(fusion=calibration.as_json())
+            ).rowcount
+        if not changed:
+            raise NotFound(f"collection '{collection}' does not exist")
+
+    def fusion_calibrations(self, names: Sequence[str]) -> dict[str, FusionCalibration | None]:
+        """The recorded fusion of each existing collection among ``names`` (one indexed read)."""
+        query = select(collections.c.name, collections.c.fusion).where(
+            collections.c.name.in_(list(dict.fromkeys(names)))
+        )
+        with self.db.reader.connect() as conn:
+            return {
+                r.name: FusionCalibration.from_json(r.fusion) if r.fusion else None
                 for r in conn.execute(query)
             }
 
