@@ -10,24 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from helpers.load import WORDS
 from helpers.server import Server
 
 pytestmark = pytest.mark.integration
-
-WORDS = [
-    "river",
-    "stone",
-    "forest",
-    "cloud",
-    "engine",
-    "signal",
-    "harbor",
-    "lantern",
-    "meadow",
-    "copper",
-    "canyon",
-    "orbit",
-]
 
 
 @pytest.fixture
