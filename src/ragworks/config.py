@@ -93,6 +93,13 @@ class JobSettings(BaseModel):
     max_attempts: int = 4
     backoff_base_s: float = 2.0
     backoff_max_s: float = 300.0
+    outage_retry_max_s: float = Field(
+        30.0,
+        gt=0,
+        description="Longest wait between the retries of a job that failed because a part was down or "
+        "full (the disk, a busy store, the model service). Such attempts do not count toward max_attempts: "
+        "the job waits out the outage and goes on within this long of its end.",
+    )
     lease_s: float = Field(
         20.0,
         gt=0,

@@ -10,6 +10,9 @@ class RagworksError(Exception):
 
     status_code: int = 500
     code: str = "internal_error"
+    # a part of the platform is down or full, not the request at fault: the same call can succeed
+    # unchanged later, and a job's attempt that fails this way does not count toward its max_attempts
+    outage: bool = False
 
     def __init__(self, message: str, *, details: Any = None) -> None:
         super().__init__(message)
@@ -87,6 +90,7 @@ class Busy(RagworksError):
 
     status_code = 503
     code = "busy"
+    outage = True
 
 
 class EmbedderUnavailable(RagworksError):
@@ -96,6 +100,7 @@ class EmbedderUnavailable(RagworksError):
 
     status_code = 503
     code = "embedder_unavailable"
+    outage = True
 
 
 class DiskFull(RagworksError):
@@ -104,3 +109,4 @@ class DiskFull(RagworksError):
 
     status_code = 507
     code = "disk_full"
+    outage = True

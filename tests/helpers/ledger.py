@@ -32,6 +32,10 @@ _SERVED = (
     " AND d.active_version = c.version WHERE c.collection = :c"
 )
 _COUNTED = "SELECT coalesce(sum(chunk_count), 0) FROM documents WHERE collection = :c"
+_DEAD_REASONS = (
+    "SELECT error_type, error_message, count(*) FROM jobs WHERE kind = 'document.ingest' AND collection = :c"
+    " AND status = 'dead' GROUP BY error_type, error_message ORDER BY count(*) DESC LIMIT 3"
+)
 _RETRIED = "SELECT count(*) FROM jobs WHERE kind = 'document.ingest' AND collection = :c AND attempts > 1"
 
 
@@ -106,6 +110,12 @@ class Store:
                 retried_jobs=one(_RETRIED),
             )
 
+    def dead_reasons(self, collection: str) -> list[tuple[str, str, int]]:
+        """The commonest (error type, message, count) of the collection's dead ingest jobs."""
+        with self._connect() as conn:
+            rows = conn.execute(text(_DEAD_REASONS), {"c": collection})
+            return [(str(kind), str(message), int(n)) for kind, message, n in rows]
+
     def wait_until_ready(self, collection: str, accepted: Collection[str], timeout_s: float) -> Ledger:
         """Poll until every accepted document is ready and no ingest job is left to run.
 
@@ -118,7 +128,11 @@ class Store:
             settled = set(ledger.jobs) <= {"succeeded", "dead"}
             if ledger.ready() >= len(accepted) and settled:
                 return ledger
-            assert time.monotonic() < deadline, f"not all ready after {timeout_s:.0f} s: {ledger.line()}"
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"not all ready after {timeout_s:.0f} s: {ledger.line()}; dead jobs' reasons"
+                    f" {self.dead_reasons(collection)}"
+                )
             time.sleep(0.5)
 
 

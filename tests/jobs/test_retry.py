@@ -8,13 +8,16 @@ import pytest
 
 from ragworks.errors import (
     BadRequest,
+    Busy,
     Conflict,
+    DiskFull,
+    EmbedderUnavailable,
     NotFound,
     NotReady,
     RagworksError,
     UnprocessableDocument,
 )
-from ragworks.jobs.retry import backoff_delay, is_permanent
+from ragworks.jobs.retry import backoff_delay, is_outage, is_permanent, outage_streak
 
 
 @pytest.mark.parametrize("error", [BadRequest("x"), NotFound("x"), Conflict("x"), UnprocessableDocument("x")])
@@ -28,6 +31,44 @@ def test_client_errors_are_permanent(error: RagworksError) -> None:
 )
 def test_server_and_unexpected_errors_are_retried(error: BaseException) -> None:
     assert not is_permanent(error)
+
+
+def _raised_from(cause: BaseException) -> BaseException:
+    try:
+        try:
+            raise cause
+        except BaseException as exc:
+            raise RuntimeError("the index write failed") from exc
+    except RuntimeError as wrapped:
+        return wrapped
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        DiskFull("x"),
+        Busy("x"),
+        EmbedderUnavailable("x"),
+        OSError(28, "No space left on device"),
+        ValueError("Failed to write: No space left on device (os error 28)"),  # tantivy's io error
+        _raised_from(DiskFull("x")),
+        _raised_from(OSError(122, "Disk quota exceeded")),
+    ],
+)
+def test_parts_down_or_full_are_outages(error: BaseException) -> None:
+    assert is_outage(error) and not is_permanent(error)
+
+
+@pytest.mark.parametrize(
+    "error", [NotReady("x"), RuntimeError("x"), OSError(5, "I/O error"), BadRequest("x")]
+)
+def test_other_errors_are_not_outages(error: BaseException) -> None:
+    assert not is_outage(error)
+
+
+def test_outage_streak_counts_the_latest_outages_in_a_row() -> None:
+    history = [{"outage": True}, {}, {"outage": True}, {"outage": True}]
+    assert (outage_streak(history), outage_streak(history[:2]), outage_streak([])) == (2, 0, 0)
 
 
 class _Teapot(RagworksError):

@@ -10,9 +10,9 @@ import anyio
 import pytest
 
 from ragworks.config import JobSettings
-from ragworks.domain import Job, JobResults, JobStatus
+from ragworks.domain import Job, JobKind, JobResults, JobStatus
 from ragworks.engines.queue.sql import SqlJobQueue
-from ragworks.errors import BadRequest
+from ragworks.errors import BadRequest, DiskFull
 from ragworks.jobs.worker import Handler, JobContext, Lane, Worker
 from ragworks.observability.metrics import Metrics
 
@@ -98,6 +98,62 @@ async def test_failing_handler_is_retried_until_dead(queue: SqlJobQueue) -> None
     assert (job.status, job.attempts) == (JobStatus.DEAD, 3)
     assert (job.error_type, job.error_message) == ("ValueError", "boom")
     assert [h["attempt"] for h in job.history] == [1, 2, 3]
+
+
+async def test_an_outage_outlasting_max_attempts_does_not_kill_the_job(queue: SqlJobQueue) -> None:
+    job_id = queue.enqueue(KIND, {}, max_attempts=2)
+    calls = 0
+
+    def full_five_times(_job: Job) -> dict[str, object] | Exception:
+        nonlocal calls
+        calls += 1
+        return DiskFull("the data disk is full") if calls <= 5 else {"stored": True}
+
+    async with running(queue, handler_of(full_five_times)):
+        job = await finished_job(queue, job_id)
+
+    assert (job.status, job.attempts, calls) == (JobStatus.SUCCEEDED, 1, 6)
+    assert [h.get("outage") for h in job.history] == [True] * 5
+
+
+async def test_a_service_call_spends_its_attempts_on_an_outage(queue: SqlJobQueue) -> None:
+    job_id = queue.enqueue(JobKind.SERVICE_RUN.value, {}, max_attempts=2)
+    lane = Lane("services", (JobKind.SERVICE_RUN.value,), 1)
+    worker = Worker(
+        queue,
+        queue,
+        {JobKind.SERVICE_RUN.value: handler_of(lambda _job: DiskFull("full"))},
+        [lane],
+        FAST,
+        Metrics(),
+    )
+    await worker.start(reclaim_all=False)
+    try:
+        job = await finished_job(queue, job_id)
+    finally:
+        await worker.stop()
+
+    assert (job.status, job.attempts) == (JobStatus.DEAD, 2)  # its caller gets the error, not a wait
+
+
+async def test_outage_retries_back_off_up_to_their_own_ceiling(queue: SqlJobQueue) -> None:
+    settings = FAST.model_copy(
+        update={"backoff_base_s": 0.04, "backoff_max_s": 60, "outage_retry_max_s": 0.08}
+    )
+    job_id = queue.enqueue(KIND, {}, max_attempts=1)
+    calls = 0
+
+    def full_four_times(_job: Job) -> dict[str, object] | Exception:
+        nonlocal calls
+        calls += 1
+        return DiskFull("full") if calls <= 4 else {}
+
+    async with running(queue, handler_of(full_four_times), settings=settings):
+        job = await finished_job(queue, job_id)
+
+    gaps = [later["at"] - earlier["at"] for earlier, later in zip(job.history, job.history[1:], strict=False)]
+    assert job.status == JobStatus.SUCCEEDED
+    assert all(0.02 <= gap < 1.0 for gap in gaps), gaps  # base 0.04 doubling, capped at 0.08, not 60
 
 
 async def test_retry_waits_for_the_backoff(queue: SqlJobQueue) -> None:

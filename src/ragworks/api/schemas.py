@@ -243,7 +243,11 @@ class JobOut(BaseModel):
     )
     collection: str | None = Field(..., description="Collection the job works on.")
     document_id: str | None = Field(..., description="Document the job works on.")
-    attempts: int = Field(..., description="Attempts started so far.")
+    attempts: int = Field(
+        ...,
+        description="Attempts counted so far (one that failed on an outage, a full disk or a part down, "
+        "is given back).",
+    )
     max_attempts: int = Field(..., description="Attempts before the job is dead.")
     next_run_at: float = Field(..., description="Unix time of the next attempt (retries back off).")
     progress: float = Field(..., description="0..1")
@@ -251,7 +255,8 @@ class JobOut(BaseModel):
     error: ErrorBody | None = Field(..., description="Error of the last failed attempt.")
     result: dict[str, Any] | None = Field(..., description="What the job produced (chunks, pages, ...).")
     history: list[dict[str, Any]] = Field(
-        default_factory=list, description="Failed attempts with their errors."
+        default_factory=list,
+        description="Failed attempts with their errors; `outage: true` marks those that were given back.",
     )
     created_at: float = Field(..., description="Unix time the job was accepted.")
     updated_at: float = Field(..., description="Unix time of the last change.")

@@ -20,7 +20,7 @@ from ragworks.domain import Job, JobResults, JobStatus
 from ragworks.engines.queue.base import JobAdmin, JobQueue
 from ragworks.engines.store.workers import WorkerRegistry
 from ragworks.errors import RagworksError
-from ragworks.jobs.retry import backoff_delay, is_permanent
+from ragworks.jobs.retry import backoff_delay, is_outage, is_permanent, outage_streak, rides_out_outages
 from ragworks.observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -294,7 +294,12 @@ class Worker:
             )
         else:
             retry_at = None
-            if not is_permanent(error) and job.attempts < job.max_attempts:
+            outage = is_outage(error) and rides_out_outages(job.kind)
+            if outage:  # never dead for it: the attempt is given back and the job waits the outage out
+                streak = outage_streak(job.history) + 1
+                ceiling = min(self.settings.backoff_max_s, self.settings.outage_retry_max_s)
+                retry_at = time.time() + backoff_delay(streak, self.settings.backoff_base_s, ceiling)
+            elif not is_permanent(error) and job.attempts < job.max_attempts:
                 delay = backoff_delay(job.attempts, self.settings.backoff_base_s, self.settings.backoff_max_s)
                 retry_at = time.time() + delay
             message = str(error) or type(error).__name__
@@ -310,6 +315,7 @@ class Worker:
                     retry_at,
                     status_code=status_code,
                     error_class=type(error).__name__,
+                    outage=outage,
                 )
             )
             log.warning(

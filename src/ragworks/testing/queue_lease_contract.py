@@ -269,6 +269,19 @@ class FailTest(QueueFixtures):
         history = admin.get(first.id).history
         assert [(h["attempt"], h["message"]) for h in history] == [(1, "one"), (2, "two")]
 
+    def test_an_outage_attempt_is_given_back_and_marked(self, queue: JobQueue, admin: JobAdmin) -> None:
+        queue.enqueue(KIND, {})
+        first = lease_one(queue)
+        queue.fail("w1", first, "disk_full", "full", time.time() - 1, outage=True)
+        second = lease_one(queue)
+        queue.fail("w1", second, "E", "real", time.time() - 1)
+
+        third = lease_one(queue)
+
+        assert (first.attempts, second.attempts, third.attempts) == (1, 1, 2)
+        history = admin.get(first.id).history
+        assert [(h["attempt"], h.get("outage", False)) for h in history] == [(1, True), (1, False)]
+
     def test_fail_after_cancel_reports_the_stored_status(self, queue: JobQueue, admin: JobAdmin) -> None:
         queue.enqueue(KIND, {})
         job = lease_one(queue)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import anyio.to_thread
@@ -16,7 +18,7 @@ import httpx
 import pytest
 
 from ragworks.config import LLMSettings
-from ragworks.engines.llm.base import LLM, GenerationParams, LLMError
+from ragworks.engines.llm.base import LLM, GenerationParams, LLMError, LLMTimeout, LLMUnreachable
 from ragworks.engines.llm.openai_api import OpenAICompatibleLLM
 from ragworks.engines.llm.providers import build_llm
 from ragworks.testing.llm_contract import COUNTING, GREEDY, GenerativeLLMContract, collect
@@ -157,6 +159,43 @@ async def test_an_unreachable_server_is_an_llm_error() -> None:
             await collect(adapter.stream(COUNTING, GREEDY))
         with pytest.raises(LLMError, match="unreachable"):
             await adapter.check()
+
+
+@contextmanager
+def _answering(status: int) -> Iterator[str]:
+    """A real HTTP server on a loopback port that answers every request with ``status``."""
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (the handler's name is http.server's)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"error": {"message": "the model service is starting or stopping"}}')
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("status", "error"), [(502, LLMUnreachable), (503, LLMUnreachable), (504, LLMTimeout), (429, LLMError)]
+)
+async def test_an_unavailable_answer_is_told_apart(status: int, error: type[LLMError]) -> None:
+    with _answering(status) as url:
+        async with _adapter(_settings(url)) as adapter:
+            with pytest.raises(LLMError, match=f"answered HTTP {status}") as raised:
+                await adapter.generate(COUNTING, GREEDY)
+    assert type(raised.value) is error
+    assert raised.value.outage == (error is LLMUnreachable)
 
 
 @pytest.mark.anyio

@@ -21,11 +21,12 @@ class LLMError(RagworksError):
 
 
 class LLMUnreachable(LLMError):
-    """The LLM server refused or dropped the connection (down, restarting): a 503 for a caller,
-    a retried attempt for a background call."""
+    """The LLM server refused or dropped the connection, or said it is unavailable (down, restarting):
+    a 503 for a caller, a retried attempt for a background call."""
 
     status_code = 503
     code = "llm_unreachable"
+    outage = True
 
 
 class LLMTimeout(LLMError):

@@ -20,6 +20,10 @@ from openai.types.chat import ChatCompletionUserMessageParam
 from ragworks.config import LLMSettings
 from ragworks.engines.llm.base import Generation, GenerationParams, LLMError, LLMTimeout, LLMUnreachable
 
+# HTTP answers that say the server (or whatever is behind its proxy) is not there right now
+UNAVAILABLE_STATUS = (502, 503)
+GATEWAY_TIMEOUT = 504
+
 # What a request can fail with (the SDK wraps transport errors, also those met while reading a stream)
 _FAILURES = (openai.OpenAIError,)
 
@@ -161,14 +165,20 @@ class OpenAICompatibleLLM:
 
     def _error(self, exc: Exception, action: str) -> LLMError:
         """The port's error for a failed request: a timeout and a lost connection get their own class
-        (504, 503), so callers can tell a hung or absent server from one that answered with an error."""
+        (504, 503), so callers can tell a hung or absent server from one that answered with an error;
+        a 502 or 503 answer (starting, stopping, no upstream) counts as absent, a 504 as hung."""
         where = f"OpenAI-compatible server {self._settings.base_url} (model {self.model!r})"
         if isinstance(exc, openai.APITimeoutError):  # a subclass of APIConnectionError: tested first
             return LLMTimeout(f"{action}: {where} did not answer within {self._settings.timeout_s:g} s")
         if isinstance(exc, openai.APIConnectionError):
             return LLMUnreachable(f"{action}: {where} is unreachable: {exc.__cause__ or exc}")
         if isinstance(exc, openai.APIStatusError):
-            return LLMError(f"{action}: {where} answered HTTP {exc.status_code}: {exc.message}")
+            answered = f"{action}: {where} answered HTTP {exc.status_code}: {exc.message}"
+            if exc.status_code in UNAVAILABLE_STATUS:  # starting, stopping, or no upstream behind a proxy
+                return LLMUnreachable(answered)
+            if exc.status_code == GATEWAY_TIMEOUT:
+                return LLMTimeout(answered)
+            return LLMError(answered)
         return LLMError(f"{action}: {where} failed: {type(exc).__name__}: {exc}")
 
 

@@ -63,10 +63,13 @@ class JobQueue(Protocol):
         *,
         status_code: int | None = None,
         error_class: str | None = None,
+        outage: bool = False,
     ) -> JobStatus:
         """Record a failed attempt in the job's history: ``failed`` until ``retry_at``, or ``dead``
         when it is None. ``status_code`` (the error's HTTP-style status, 500 when unknown) and
-        ``error_class`` go into the history entry. A job that ends ``dead`` gets its events and
+        ``error_class`` go into the history entry. With ``outage`` (a part was down or full, the job
+        not at fault) the entry says so and the attempt is given back: it does not count toward
+        ``max_attempts``. A job that ends ``dead`` gets its events and
         deliveries in the same transaction (``engines/queue/outbox.py``), like one that ``complete``s.
 
         Returns:

@@ -174,11 +174,13 @@ class SqlJobQueue:
         *,
         status_code: int | None = None,
         error_class: str | None = None,
+        outage: bool = False,
     ) -> JobStatus:
         """Record a failed attempt: back to ``failed`` until ``retry_at``, or ``dead`` when None.
 
         ``status_code`` and ``error_class`` (the HTTP-style status and exception class of the error)
-        go into the history entry; a dead job's events and replies report them.
+        go into the history entry; a dead job's events and replies report them. An ``outage`` attempt
+        (a part was down or full) is marked so in the history and given back (``attempts`` - 1).
 
         Returns the status the job has afterwards: when the lease was lost (the job was cancelled or
         taken over), nothing is recorded and the stored status is returned.
@@ -195,6 +197,8 @@ class SqlJobQueue:
             entry["status_code"] = status_code
         if error_class is not None:
             entry["error_class"] = error_class
+        if outage:
+            entry["outage"] = True
         owed = 0
         with self.db.writer.begin() as conn:
             history = conn.execute(select(jobs.c.history).where(jobs.c.id == job.id)).scalar_one_or_none()
@@ -209,6 +213,7 @@ class SqlJobQueue:
                     lease_owner=None,
                     lease_expires_at=None,
                     history=[*(history or []), entry],
+                    attempts=jobs.c.attempts - 1 if outage else jobs.c.attempts,
                     finished_at=None if retry_at is not None else now,
                     updated_at=now,
                 )
