@@ -46,7 +46,7 @@ class Run:
     min_cases: int
 
 
-RUNS = {"sqlite": Run(25, True, 1000), "postgres": Run(10, False, 400)}
+RUNS = {"sqlite": Run(12, True, 1000), "postgres": Run(10, False, 400)}
 
 
 @pytest.fixture(scope="module")

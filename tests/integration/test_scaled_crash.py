@@ -1,4 +1,4 @@
-"""`ragworks up --workers 3`: 1,000 documents ingest while a worker is killed with SIGKILL every 10 s.
+"""`ragworks up --workers 3`: 500 documents ingest while a worker is killed with SIGKILL every 10 s.
 
 Every document ends `ready`, no chunk is stored twice, the index holds exactly the served chunks, and
 each job a killed worker held is leased again by another within 30 s (the lease, 20 s by default, runs
@@ -31,7 +31,7 @@ pytestmark = [
     pytest.mark.skipif("postgres" not in PROVIDERS, reason="the PostgreSQL index provider is not registered"),
 ]
 
-DOCUMENTS = 1000
+DOCUMENTS = 500
 KILL_EVERY_S = 10.0
 RELEASE_WITHIN_S = 30.0
 

@@ -1,7 +1,7 @@
 """`ragworks consume` killed with SIGKILL mid-stream, on Redis Streams and on NATS JetStream.
 
-2,000 documents are published; the consumer is killed once at least 500 are accepted; 500 more are
-published while it is down; it restarts under the same name. All 2,500 end `ready`, none is missing,
+800 documents are published; the consumer is killed once at least 200 are accepted; 200 more are
+published while it is down; it restarts under the same name. All 1,000 end `ready`, none is missing,
 every document has exactly one version and one ingest job, and no chunk is stored twice. The numbers
 are printed (`pytest -s`).
 """
@@ -31,7 +31,7 @@ from ragworks.stack.probes import free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
-FIRST, SECOND, KILL_AFTER = 2000, 500, 500
+FIRST, SECOND, KILL_AFTER = 800, 200, 200
 
 
 @pytest.fixture(scope="module")
