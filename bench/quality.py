@@ -6,10 +6,10 @@ Prints a table, exits 0::
     .venv/bin/python bench/quality.py --sets autorag-ko    # smoke: ~3 min
     .venv/bin/python bench/quality.py --docs               # also rewrite the 'quality' section of the docs
 
-Hybrid is measured twice per set: with each collection's calibrated fusion (as a served collection
-chooses it from pseudo-queries of its own documents; the line "fusion: ..." says what it chose and how)
-and with the global default (``--no-calibration``: min-max, vector weight 0.4), the fusion before
-calibration existed.
+Hybrid is measured three ways per set: as served by default (min-max, each query's vector weight moved
+by the embedder's confidence, ``search.weight_by_confidence``), with one fixed weight for every query
+(``search.vector_weight``, 0.5), and with the fusion the collection calibrates from pseudo-queries of
+its own documents (``--calibration``; the line "fusion: ..." says what it chose and how).
 
 Each set is ingested by ``ragworks eval --data-dir .bench/eval-SET``; an index is reused only when it was
 built by the same index-relevant source (src/ragworks ingest, engines, config and domain, hashed) — for
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -85,16 +86,27 @@ def data_dir_for(name: str, passages: int, fresh: bool, reuse_any: bool) -> tupl
     return target, ""
 
 
-def uncalibrated_hybrid(root: Path, split: str, data_dir: Path) -> dict[str, float] | None:
-    """Hybrid metrics of the index in ``data_dir`` with the global default fusion."""
+FIXED, CALIBRATED = "hybrid (fixed weight)", "hybrid (calibrated)"
+VARIANTS = {  # label: (extra arguments, environment)
+    FIXED: ([], {"RAGWORKS_SEARCH__WEIGHT_BY_CONFIDENCE": "false"}),
+    CALIBRATED: (["--calibration"], {}),
+}
+
+
+def hybrid_variant(root: Path, split: str, data_dir: Path, label: str) -> tuple[dict[str, float] | None, str]:
+    """Hybrid metrics of the index in ``data_dir`` fused another way, and its "fusion: ..." line."""
+    extra, env = VARIANTS[label]
     command = [sys.executable, "-m", "ragworks", "eval", str(root), "--split", split, "--mode", "hybrid"]
-    command += ["--data-dir", str(data_dir), "--no-calibration", "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
+    command += ["--data-dir", str(data_dir), "--json", *extra]
+    done = subprocess.run(
+        command, capture_output=True, text=True, cwd=REPO, check=False, env={**os.environ, **env}
+    )
     if done.returncode != 0:
-        print(f"  uncalibrated hybrid failed ({done.returncode}):\n{done.stderr[-2000:]}")
-        return None
+        print(f"  {label} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+        return None, "failed"
     report: dict[str, dict[str, float]] = json.loads(done.stdout.strip().splitlines()[-1])
-    return report["hybrid"]
+    fusion = re.search(r"^fusion: (.*)$", done.stderr, re.MULTILINE)
+    return report["hybrid"], fusion.group(1) if fusion else "?"
 
 
 def run_eval(name: str, split: str, fresh: bool, reuse_any: bool) -> dict[str, Any]:
@@ -120,11 +132,14 @@ def run_eval(name: str, split: str, fresh: bool, reuse_any: bool) -> dict[str, A
             data_dir, {"passages": passages, "ingest_s": float(ingested.group(1)) if ingested else None}
         )
     report: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    fusion = re.search(r"^fusion: (.*)$", err, re.MULTILINE)
-    print(f"  done in {seconds:,.0f} s; {fusion.group(0) if fusion else 'no fusion line'}", flush=True)
-    before = uncalibrated_hybrid(root, split, data_dir)
-    if before is not None:
-        report["hybrid (global 0.4)"] = before
+    print(f"  done in {seconds:,.0f} s", flush=True)
+    calibrated_fusion = "?"
+    for label in VARIANTS:
+        metrics, fusion = hybrid_variant(root, split, data_dir, label)
+        if metrics is not None:
+            report[label] = metrics
+        if label == CALIBRATED:
+            calibrated_fusion = fusion
     return {
         "name": name,
         "passages": passages,
@@ -133,7 +148,7 @@ def run_eval(name: str, split: str, fresh: bool, reuse_any: bool) -> dict[str, A
         "seconds": seconds,
         "peak_rss_mib": peak,
         "reused": reused,
-        "fusion": fusion.group(1) if fusion else "?",
+        "fusion": calibrated_fusion,
     }
 
 
@@ -157,7 +172,7 @@ def main() -> None:
         if "report" not in result:
             rows.append([result["name"], "failed", result["error"], "", "", "", "", ""])
             continue
-        for mode in (*MODES, "hybrid (global 0.4)"):
+        for mode in (*MODES, *VARIANTS):
             m = result["report"].get(mode)
             if m is None:
                 continue
@@ -188,7 +203,7 @@ def main() -> None:
     run_head = ["set", "passages", "ingestion", "whole eval", "peak RSS MiB (eval process)"]
     print()
     print_table(run_head, runs)
-    fusion_head = ["set", "how hybrid fused its legs (calibrated without labels)"]
+    fusion_head = ["set", "what the calibration chose (without labels)"]
     fusions = [[r["name"], r.get("fusion", "failed")] for r in results]
     print()
     print_table(fusion_head, fusions)
@@ -196,9 +211,11 @@ def main() -> None:
         notes = (
             f"`ragworks eval` (split `{args.split}`) per set, in-process: the corpus goes through the real "
             "pipeline into a scratch collection and documents are ranked by their best chunk (top 300 "
-            "chunks per query). `hybrid` uses the collection's calibrated fusion (chosen from pseudo-queries "
-            "of its own chunks, no labels); `hybrid (global 0.4)` the default it replaces (min-max, vector "
-            "weight 0.4), on the same index. Published figures are nDCG@10 from `../shared/data/README.md`. ms/query is "
+            "chunks per query). `hybrid` is the default fusion: min-max with each query's vector weight "
+            "moved by the embedder's confidence (0.5 + 1.75 × (best cosine − 0.6), within 0.1–0.9, chosen on "
+            "SciFact's training queries); `hybrid (fixed weight)` gives every query 0.5; `hybrid (calibrated)` "
+            "uses the fusion the collection chose from pseudo-queries of its own chunks (no labels), all on "
+            "the same index. Published figures are nDCG@10 from `../shared/data/README.md`. ms/query is "
             "the in-process time per query during the evaluation. The last table says which indexes were "
             "reused from an earlier run (for SciFact, the one bench/ingest.py built over HTTP)."
         )

@@ -37,7 +37,12 @@ async def main(dataset_dir: Path, data_dir: Path, split: str) -> None:
         for fusion, weights in GRID.items():
             for weight in weights:
                 container.retriever.settings = base.model_copy(
-                    update={"fusion": fusion, "vector_weight": weight, "calibrate": False}
+                    update={
+                        "fusion": fusion,
+                        "vector_weight": weight,
+                        "calibrate": False,
+                        "weight_by_confidence": False,
+                    }
                 )
                 report = evaluate(container, "eval", dataset, ["hybrid"], lambda _d, _t: None)["hybrid"]
                 print(f"{fusion:<8}{weight:>8.1f}{report['ndcg@10']:>10.4f}{report['recall@100']:>12.4f}")

@@ -80,9 +80,26 @@ class SearchSettings(BaseModel):
         "normalised scores), 'zscore' (weighted z-scores) or 'rrf'.",
     )
     vector_weight: float = Field(
-        0.4,
-        description="Weight of the vector leg in hybrid fusion of a collection not calibrated yet "
-        "(tuned on SciFact train queries).",
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Weight of the vector leg in hybrid fusion of a collection not calibrated yet, for a "
+        "query whose best vector match has cosine 'confidence_center' (tuned on SciFact train queries).",
+    )
+    weight_by_confidence: bool = Field(
+        True,
+        description="Move each hybrid query's vector weight with the embedder's confidence: "
+        "vector_weight + confidence_slope × (best cosine − confidence_center), kept within 0.1–0.9. The "
+        "closer the query's best vector match, the more the vector leg counts. A request's vector_weight "
+        "is used as given.",
+    )
+    confidence_center: float = Field(
+        0.6,
+        description="The best-match cosine at which a query gets vector_weight as it is. A property of the "
+        "embedding model (MiniLM's typical best match); set it for another model.",
+    )
+    confidence_slope: float = Field(
+        1.75, ge=0.0, description="How fast the vector weight moves with the best-match cosine."
     )
     calibrate: bool = Field(
         False,

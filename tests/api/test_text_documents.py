@@ -170,5 +170,6 @@ def test_hybrid_weight_can_be_set_per_request(client: TestClient, collection: st
     _add(client, collection, [{"id": "w", "text": "Wind turbines convert kinetic energy."}])
     default = retrieve(client, collection, "wind turbines")
     keyword_only = retrieve(client, collection, "wind turbines", vector_weight=0.0)
-    assert (default["vector_weight"], keyword_only["vector_weight"]) == (0.4, 0.0)
+    assert 0.1 <= default["vector_weight"] <= 0.9  # moved by the embedder's confidence in its best match
+    assert keyword_only["vector_weight"] == 0.0
     assert keyword_only["results"][0]["document_id"] == "w"

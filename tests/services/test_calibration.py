@@ -17,7 +17,11 @@ from ragworks.services.pseudo_queries import PseudoQuery
 from ragworks.services.retrieve_models import RetrieveInput
 
 SETTINGS = SearchSettings(
-    calibrate=True, calibration_min_documents=4, calibration_pseudo_queries=8, calibration_growth=0.5
+    calibrate=True,
+    weight_by_confidence=False,
+    calibration_min_documents=4,
+    calibration_pseudo_queries=8,
+    calibration_growth=0.5,
 )
 
 
