@@ -21,15 +21,28 @@ by the single writer thread. Searches use a searcher snapshot that is swapped af
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Collection as AbstractSet
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 import tantivy
 
 from ragworks.engines.index.base import MAX_KEY, Hit
+from ragworks.errors import RagworksError
+
+
+class KeywordIndexWriteFailed(RagworksError):
+    """tantivy could not write (an io error, most often a full disk, kills its writer for good): the
+    writer is dropped with what it had staged, and the next write opens a fresh one. An outage: the
+    job that wrote retries without using up its attempts."""
+
+    status_code = 503
+    code = "index_write_failed"
+    outage = True
+
 
 KEY_FIELD = "key"
 BODY_FIELD = "body"
@@ -62,7 +75,7 @@ class KeywordIndex:
         self._searcher = self._index.searcher()
         self._writer: tantivy.IndexWriter | None = None
         self._dirty = False
-        self._write_lock = threading.Lock()  # guards the writer against a concurrent close()
+        self._write_lock = threading.RLock()  # guards the writer against a concurrent close()
 
     def _get_writer(self) -> tantivy.IndexWriter:
         if self._writer is None:
@@ -70,25 +83,39 @@ class KeywordIndex:
             self._writer = self._index.writer(heap_size=WRITER_HEAP_BYTES, num_threads=1)
         return self._writer
 
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the write lock; a failed write drops the writer (see ``KeywordIndexWriteFailed``).
+        Callers reach the writer through ``_get_writer()`` each time, never a local variable: a frame
+        of the traceback would keep the broken writer, and its lock on the index, alive."""
+        with self._write_lock:
+            try:
+                yield
+            except ValueError as exc:
+                broken, self._writer, self._dirty = self._writer, None, False
+                if broken is not None:
+                    with contextlib.suppress(Exception):
+                        broken.rollback()
+                    del broken  # the last reference: dropping it releases the index's writer lock
+                raise KeywordIndexWriteFailed(f"the keyword index could not be written: {exc}") from exc
+
     def add(self, entries: Iterable[tuple[int, Sequence[str]]]) -> None:
         """Stage (key, tokens) documents, replacing any document with the same key."""
-        with self._write_lock:
-            writer = self._get_writer()
+        with self._writing():
             for key, tokens in entries:
                 # Delete-then-add in one commit: tantivy applies the delete only to older documents.
-                writer.delete_documents_by_term(KEY_FIELD, key)
+                self._get_writer().delete_documents_by_term(KEY_FIELD, key)
                 doc = tantivy.Document()
                 doc.add_integer(KEY_FIELD, key)
                 doc.add_text(BODY_FIELD, " ".join(t for t in tokens if t))
-                writer.add_document(doc)
+                self._get_writer().add_document(doc)
             self._dirty = True
 
     def remove(self, keys: Iterable[int]) -> None:
         """Stage removal of ``keys``; unknown keys are ignored."""
-        with self._write_lock:
-            writer = self._get_writer()
+        with self._writing():
             for key in keys:
-                writer.delete_documents_by_term(KEY_FIELD, key)
+                self._get_writer().delete_documents_by_term(KEY_FIELD, key)
             self._dirty = True
 
     def commit(self) -> None:
@@ -96,10 +123,11 @@ class KeywordIndex:
         with self._write_lock:
             if not self._dirty or self._writer is None:
                 return
-            self._writer.commit()
-            self._dirty = False
-            self._index.reload()
-            self._searcher = self._index.searcher()
+            with self._writing():
+                self._get_writer().commit()
+                self._dirty = False
+                self._index.reload()
+                self._searcher = self._index.searcher()
 
     def search(self, tokens: Sequence[str], limit: int, allowed: AbstractSet[int] | None = None) -> list[Hit]:
         """BM25 top ``limit`` over the OR of ``tokens``, restricted to ``allowed`` when given."""
