@@ -18,8 +18,12 @@ def reference(text: str, query_tokens: set[str], analyzer: Analyzer, snippets: i
     """The definition (the implementation before the fast scan): visit every word of the text."""
     if not query_tokens:
         return []
-    prefixes = tuple({t[:2] for t in query_tokens})
-    words = [w for w in _WORD.finditer(text) if w.group(0).lower().startswith(prefixes)]
+    prefixes = tuple({t[:3] if len(t) >= 4 and t.isascii() else t[:2] for t in query_tokens})
+    words = [
+        w
+        for w in _WORD.finditer(text)
+        if any(part.startswith(prefixes) for part in re.split(r"['-]+", w.group(0).lower()))
+    ]
     unique = sorted({w.group(0) for w in words})
     analysed = dict(zip(unique, analyzer.tokens_many(unique), strict=True))
     matches = [w for w in words if query_tokens.intersection(analysed[w.group(0)])]
@@ -116,3 +120,14 @@ def test_word_characters_are_what_the_scan_assumes() -> None:
     differ = [c for c in map(chr, range(0x110000)) if bool(word.match(c)) != (c.isalnum() or c == "_")]
 
     assert differ == []
+
+
+def test_parts_of_compounds_and_changed_stems_are_marked(analyzer: Analyzer) -> None:
+    text = "Patients in the active-treatment group were using monocyte-derived cells."
+    tokens = set(analyzer.tokens("treatment use derived cell"))
+
+    (marked,) = Highlighter(analyzer).highlight(text, tokens)
+
+    for word in ("active-treatment", "using", "monocyte-derived", "cells"):
+        assert f"<em>{word}</em>" in marked
+    assert "<em>Patients</em>" not in marked

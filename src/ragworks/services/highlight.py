@@ -12,6 +12,7 @@ _WORD = re.compile(r"[\w][\w'-]*", re.UNICODE)
 _PREFIX = re.compile(r"\w[\w'-]*")  # what can begin a word: a word character, then word chars or joiners
 _WORD_TAIL = re.compile(r"[\w'-]*")
 _JOINERS = "'-"
+_JOINER_RUN = re.compile(r"['-]+")
 SNIPPET_CHARS = 160
 WORD_CACHE = 100_000  # analysed words kept by a Highlighter (about 15 MB at most)
 
@@ -44,9 +45,7 @@ class Highlighter:
         """``highlight`` for each of ``texts``; the new words of all of them are analysed in one call."""
         if not query_tokens:
             return [[] for _ in texts]
-        # Analysed terms (stems, morphemes) start with the word's first characters in nearly every case,
-        # so only words sharing a two-character prefix with a query term are worth analysing.
-        prefixes = tuple(sorted({t[:2] for t in query_tokens}))
+        prefixes = _prefixes(query_tokens)
         candidates = [_candidate_words(text, prefixes) for text in texts]
         terms = self._analyse(
             {text[s:e] for text, spans in zip(texts, candidates, strict=True) for s, e in spans}
@@ -71,11 +70,27 @@ class Highlighter:
         return known
 
 
+def _prefixes(query_tokens: set[str]) -> tuple[str, ...]:
+    """What a word (or a part of a compound) must begin with to be worth analysing.
+
+    Analysed terms (stems, morphemes) begin with their word's first characters in nearly every case:
+    two for any term, three for an ASCII term of four or more characters (English stems only drop or
+    change endings; a three-letter stem may have gained an "e": using -> use). The longer prefix skips
+    most of the places where a two-letter one occurs inside other words.
+    """
+    return tuple(sorted({t[:3] if len(t) >= 4 and t.isascii() else t[:2] for t in query_tokens}))
+
+
 def _candidate_words(text: str, prefixes: tuple[str, ...]) -> list[Span]:
-    """Spans of the words of ``text`` (``_WORD`` matches) whose lower-cased form starts with a prefix."""
+    """Spans of the words of ``text`` (``_WORD`` matches) of which the lower-cased form, or a part
+    between joiners (``x-ray``: ``x``, ``ray``), starts with a prefix."""
     lowered = text.lower()
     if len(lowered) != len(text):  # a character lower-cases to several (only "İ"): the slow way
-        return [m.span() for m in _WORD.finditer(text) if m.group(0).lower().startswith(prefixes)]
+        return [
+            m.span()
+            for m in _WORD.finditer(text)
+            if any(part.startswith(prefixes) for part in _JOINER_RUN.split(m.group(0).lower()))
+        ]
     # Lower-casing maps every other character to one character of the same kind (word or not), so the
     # words of ``lowered`` are those of ``text`` at the same positions. ``str.find`` (in C) visits only
     # the places where a prefix occurs, instead of a Python step (or a regex attempt) at every word.
@@ -86,27 +101,28 @@ def _candidate_words(text: str, prefixes: tuple[str, ...]) -> list[Span]:
         at = lowered.find(prefix)
         while at >= 0:
             before = lowered[at - 1] if at else " "
-            # a word character before it: inside a word (most finds); a joiner: look further back
-            if not (before.isalnum() or before == "_") and (
-                before not in _JOINERS or _begins_word(lowered, at)
-            ):
+            if before in _JOINERS:  # a part of a compound, or a word after a stray joiner
+                starts.add(_word_start(lowered, at))
+            elif not (before.isalnum() or before == "_"):  # a word character before it: inside a word
                 starts.add(at)
             at = lowered.find(prefix, at + 1)
     word_tail = _WORD_TAIL.match  # matches at every position (it may match nothing), so none is dropped
     return [(at, tail.end()) for at in sorted(starts) if (tail := word_tail(lowered, at))]
 
 
-def _begins_word(text: str, at: int) -> bool:
-    """Whether a ``_WORD`` match begins at ``at``, a word character of ``text``.
+def _word_start(text: str, at: int) -> int:
+    """Where the ``_WORD`` match that contains ``at``, a word character of ``text``, begins.
 
     Words are runs of word characters and joiners (' and -) that begin at the run's first word
-    character; so ``at`` begins one when only joiners lie between it and the run's start. (``\\w`` is
-    str.isalnum() or "_", as the re module defines it.)
+    character. (``\\w`` is str.isalnum() or "_", as the re module defines it.)
     """
+    start = at
     before = at - 1
-    while before >= 0 and text[before] in _JOINERS:
+    while before >= 0 and (text[before].isalnum() or text[before] == "_" or text[before] in _JOINERS):
+        if text[before] not in _JOINERS:
+            start = before
         before -= 1
-    return before < 0 or not (text[before].isalnum() or text[before] == "_")
+    return start
 
 
 def _snippets(text: str, matches: list[Span], snippets: int) -> list[str]:
