@@ -1,17 +1,18 @@
 """The usage recorder: takes finished requests from the event loop and, in its own thread, writes the
 request log, aggregates rollups and adds them to the database every ``flush_interval_s``.
 
-The event loop only appends a small object to a bounded queue; JSON, disk and the database are this
-thread's work. When the thread falls behind by ``max_pending`` requests, new ones are dropped (and
-counted) rather than held without bound.
+The event loop only appends a small object to a bounded deque, without a lock or a wake-up (the thread
+looks every ``POLL_S``; a flush wakes it at once); JSON, disk and the database are this thread's work.
+When the thread falls behind by ``max_pending`` requests, new ones are dropped (and counted) rather
+than held without bound.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 _BATCH = 2000
+POLL_S = 0.2  # how often the thread looks for finished requests: waking it per request costs CPU
 
 
 @dataclass(slots=True)
@@ -71,7 +73,9 @@ class UsageRecorder:
         self.query_max_chars = query_max_chars
         self.aggregator = UsageAggregator(query_max_chars=query_max_chars)
         self.dropped = 0
-        self._pending: queue.Queue[FinishedRequest | _Flush] = queue.Queue(max_pending)
+        self.max_pending = max_pending
+        self._pending: deque[FinishedRequest | _Flush] = deque()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -81,10 +85,10 @@ class UsageRecorder:
 
     def submit(self, request: FinishedRequest) -> None:
         """Hand a finished request over (never blocks: dropped and counted when the queue is full)."""
-        try:
-            self._pending.put_nowait(request)
-        except queue.Full:
+        if len(self._pending) >= self.max_pending:
             self.dropped += 1
+        else:
+            self._pending.append(request)  # atomic; the thread picks it up within POLL_S
 
     def flush(self, timeout_s: float = 30.0) -> bool:
         """Write everything submitted so far to the log and the database; False if it took too long.
@@ -102,10 +106,8 @@ class UsageRecorder:
             self.log_file.close()
 
     def _ask(self, request: _Flush, timeout_s: float) -> bool:
-        try:
-            self._pending.put(request, timeout=timeout_s)
-        except queue.Full:
-            return False
+        self._pending.append(request)  # control messages are never dropped
+        self._wake.set()
         return request.done.wait(timeout_s)
 
     def _run(self) -> None:
@@ -125,14 +127,13 @@ class UsageRecorder:
                 return
 
     def _take(self, timeout_s: float) -> list[FinishedRequest | _Flush]:
-        try:
-            items = [self._pending.get(timeout=timeout_s)]
-        except queue.Empty:
-            return []
-        while len(items) < _BATCH and not isinstance(items[-1], _Flush):
-            try:
-                items.append(self._pending.get_nowait())
-            except queue.Empty:
+        if not self._pending:
+            self._wake.wait(min(timeout_s, POLL_S))
+            self._wake.clear()
+        items: list[FinishedRequest | _Flush] = []
+        while self._pending and len(items) < _BATCH:
+            items.append(self._pending.popleft())
+            if isinstance(items[-1], _Flush):
                 break
         return items
 
