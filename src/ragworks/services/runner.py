@@ -12,6 +12,8 @@ from pydantic import BaseModel
 
 from ragworks.services.base import InputT, OutputT, Service, ServiceContext, ServiceEvent
 from ragworks.services.registry import ServiceRegistry
+from ragworks.usage.context import note_collections, note_query
+from ragworks.usage.records import facts_from_models
 
 if TYPE_CHECKING:
     from ragworks.config import Settings
@@ -58,7 +60,12 @@ class ServiceRunner:
         self, service: Service[InputT, OutputT], data: InputT, *, request_id: str | None, mode: str = "sync"
     ) -> OutputT:
         """Run ``service`` on validated input."""
-        return await self._timed(service, data, self.context(request_id), mode)
+        output = await self._timed(service, data, self.context(request_id), mode)
+        facts = facts_from_models(data, output)
+        if facts.query is not None:  # for the usage log: what it would otherwise parse from the bodies
+            note_collections(facts.collections)
+            note_query(facts.query, facts.result_count)
+        return output
 
     async def stream(
         self, service: Service[InputT, OutputT], data: InputT, *, request_id: str | None

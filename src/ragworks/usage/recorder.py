@@ -164,8 +164,12 @@ class UsageRecorder:
         """The log record of a finished request: what its handler noted first, then what its route and
         JSON bodies say."""
         facts = request.facts
+        noted = facts.query is not None
         body = BodyFacts()
-        if request.request_body or request.response_body:
+        # the bodies are parsed only for what the handler did not note (a retrieve notes everything)
+        if (not noted or (facts.collections is None and request.path_collection is None)) and (
+            request.request_body or request.response_body
+        ):
             body = facts_from_bodies(_joined(request.request_body), _joined(request.response_body))
         if facts.collections is not None:
             collections = facts.collections
@@ -173,7 +177,6 @@ class UsageRecorder:
             collections = (request.path_collection,)
         else:
             collections = body.collections
-        noted = facts.query is not None
         query = facts.query if noted else body.query
         return RequestRecord(
             ts=request.ts,

@@ -100,6 +100,23 @@ def facts_from_bodies(request_body: bytes | None, response_body: bytes | None) -
     return BodyFacts(collections=collections, query=query, result_count=result_count)
 
 
+def facts_from_models(request: object, response: object) -> BodyFacts:
+    """``facts_from_bodies`` read from a service call's input and output models (same fields, same
+    rules), so the recorder need not parse the JSON it would say the same from."""
+    collections: tuple[str, ...] = ()
+    raw = getattr(request, "collections", None)
+    if isinstance(raw, list | tuple):
+        collections = tuple(c for c in raw if isinstance(c, str))
+    elif isinstance(single := getattr(request, "collection", None), str):
+        collections = (single,)
+    query = next((v for f in _QUERY_FIELDS if isinstance(v := getattr(request, f, None), str)), None)
+    result_count = None
+    if query is not None:
+        found = next((v for f in _RESULT_LISTS if isinstance(v := getattr(response, f, None), list)), None)
+        result_count = len(found) if found is not None else None
+    return BodyFacts(collections=collections, query=query, result_count=result_count)
+
+
 def _json_object(body: bytes | None) -> dict[str, Any]:
     if not body:
         return {}
