@@ -71,7 +71,8 @@ bench-peers: $(PEERS_STAMP)
 	touch $@
 
 # ragworks beside LangChain (FAISS + BM25) and Chroma services and the bare-FastAPI floor (sized for ~15 min
-# with cached indexes; the first run also indexes SciFact and autorag-ko in each system)
+# with cached indexes; the first run also indexes SciFact and autorag-ko in each system, which
+# `bench/peers_compare.py --prepare` does alone)
 bench-peers-compare: $(STAMP) .bench/peer-langchain-venv/.installed .bench/peer-chroma-venv/.installed
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/peers_compare.py --docs
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from _common import DATA, as_upload, read_docs, section_header, source_key, write_section
@@ -51,6 +52,7 @@ from _peers_measure import (
 )
 from _peers_report import (
     CLIENTS,
+    DEEP_CLIENTS,
     FLOOR_HEAD,
     MAIN_HEAD,
     OPEN_HEAD,
@@ -81,6 +83,7 @@ class Run:
         self.queries = QueryPool(distinct_queries(read_docs(DATA / "eval" / "scifact")))
         self.rows: list[Row] = []
         self.open_loop: dict[str, list[tuple[float, Phase]]] = {}
+        self.deep: dict[str, Phase] = {}
         self.floors: list[Floor] = []
         self.canned_bytes = 0
         self.ragworks: dict[str, Row] = {}
@@ -112,8 +115,8 @@ class Run:
         print(f"  {service.name} {mode} nDCG@10: {row.ndcg}", flush=True)
 
 
-def ragworks_part(run: Run) -> None:
-    """``ragworks serve`` on a scratch copy of the cached data dir; then the floors beside it."""
+def ragworks_cache(run: Run) -> Path:
+    """The cached data dir of ``ragworks serve`` holding every corpus, built now when missing or stale."""
     cache = ROOT / f"ragworks{run.suffix()}"
     facts = {"passages": {c.name: len(c.documents) for c in run.corpora}, "source_key": source_key()}
     if not cached(cache, facts):
@@ -127,6 +130,12 @@ def ragworks_part(run: Run) -> None:
                 ragworks_ingest(service.url, corpus.name, [as_upload(d) for d in corpus.documents])
             wait_for_jobs(service.url)  # the calibration of each collection is part of the cached index
         mark_cached(cache, facts)
+    return cache
+
+
+def ragworks_part(run: Run) -> None:
+    """``ragworks serve`` on a scratch copy of the cached data dir; then the floors beside it."""
+    cache = ragworks_cache(run)
     scratch = ROOT / "scratch-ragworks"
     shutil.rmtree(scratch, ignore_errors=True)
     shutil.copytree(cache, scratch, ignore=shutil.ignore_patterns(".lock"))
@@ -152,6 +161,12 @@ def ragworks_part(run: Run) -> None:
                 "ragworks embedded", "keyword, highlight off", ingest_rate=rate, ndcg=rows["keyword"].ndcg
             )
             run.closed(service, "scifact", "keyword", plain, highlight=False)
+            for mode in ("vector", "hybrid"):  # each request waits for the query embedder's queue
+                bodies = bodies_for(run.queries, "scifact", mode, run.budget)
+                phase = run_phase(service, run.queries, bodies, run.args.seconds, clients=DEEP_CLIENTS)
+                run.deep[mode] = phase
+                print(f"  deep queue {mode} x{DEEP_CLIENTS}: {phase.rps:,.0f} req/s, p50 {phase.p(50):.1f} ms, "
+                      f"p99 {phase.p(99):.1f} ms, max {max(phase.latencies_ms, default=0):.1f} ms", flush=True)  # fmt: skip
             for mode in ("keyword", "hybrid"):
                 sat = rows[mode].phases[8].rps
                 run.open_loop[mode] = []
@@ -175,8 +190,9 @@ def ragworks_part(run: Run) -> None:
     run.floors = index_floor(cache, "scifact", texts)
 
 
-def peer_part(run: Run, name: str, modes: tuple[str, ...]) -> None:
-    """One peer: its cached full index (built now when missing), ingestion sample, quality, load."""
+def peer_part(run: Run, name: str, modes: tuple[str, ...], *, prepare: bool = False) -> None:
+    """One peer: its cached full index (built now when missing), ingestion sample, quality, load;
+    with ``prepare``, only the index."""
     cache = ROOT / f"{name}{run.suffix()}"
     facts = {"passages": {c.name: len(c.documents) for c in run.corpora}}
     fresh = not cached(cache, facts)
@@ -194,6 +210,8 @@ def peer_part(run: Run, name: str, modes: tuple[str, ...]) -> None:
                 if name == "langchain":
                     save_peer(service, corpus.name)
             mark_cached(cache, facts)
+        if prepare:
+            return
         warm_ingest(service, [as_upload(d) for d in run.corpora[0].documents[-3:]], ragworks=False)
         drop(service, "warm-up")
         sample = [as_upload(d) for d in run.corpora[0].documents[: run.args.ingest_sample]]
@@ -212,9 +230,10 @@ def report(run: Run, started: float, skipped: dict[str, str]) -> None:
         run.rows.append(Row(system, "—", note=f"not measured: {why}"))
     ragworks = run.ragworks
     body = show("Peer comparison (SciFact load, closed loop)", MAIN_HEAD, main_rows(run.rows))
-    if run.open_loop:
-        body += show("ragworks under a fixed arrival rate (open loop, latency from the scheduled send)",
-                     OPEN_HEAD, open_rows(run.open_loop, ragworks))  # fmt: skip
+    if run.open_loop or run.deep:
+        body += show(f"ragworks with a deep queue ({DEEP_CLIENTS} connections) and under a fixed arrival rate "
+                     "(open loop, latency from the scheduled send)",
+                     OPEN_HEAD, open_rows(run.open_loop, ragworks, run.deep))  # fmt: skip
     if run.floors:
         body += show(
             "The index calls alone, in-process (SciFact collection, one thread)",
@@ -254,6 +273,11 @@ def main() -> None:
     parser.add_argument("--inprocess-calls", type=int, default=600, help="queries for the in-process floor")
     parser.add_argument("--systems", nargs="+", default=["ragworks", "langchain", "chroma"])
     parser.add_argument("--docs", action="store_true", help="rewrite the 'peers-compare' section of the docs")
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only build the systems' missing indexes (cached for later runs)",
+    )
     args = parser.parse_args()
     started = time.time()
     run = Run(args)
@@ -264,6 +288,12 @@ def main() -> None:
         "compares the scaled profile with the embedded server"
     }
     missing = peers_available()
+    if args.prepare:
+        if "ragworks" in args.systems:
+            print(f"ragworks index: {ragworks_cache(run)}", flush=True)
+        for name in [n for n in ("langchain", "chroma") if n in args.systems and n not in missing]:
+            peer_part(run, name, (), prepare=True)
+        return
     if "ragworks" in args.systems:
         ragworks_part(run)
     for name, modes in (("langchain", ("keyword", "vector", "hybrid")), ("chroma", ("vector",))):
