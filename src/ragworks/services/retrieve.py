@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future
@@ -22,6 +23,7 @@ from ragworks.services.highlight import Highlighter
 from ragworks.services.retrieve_models import RetrieveHit, RetrieveInput, RetrieveOutput, SortSpec
 
 NARROW_MARGIN = 8  # extra keyword hits fetched beyond the page in keyword-only searches
+KEYWORD_LANES = 2  # keyword searches run at once (each is CPU-bound; this machine class has 2 cores)
 LEAST_WEIGHT, MOST_WEIGHT = 0.1, 0.9  # a confidence-moved weight leaves each leg a say
 
 
@@ -53,13 +55,26 @@ class Retriever:
     embedder: Embedder
     settings: SearchSettings
     _highlighter: Highlighter = field(init=False, repr=False)
+    _keyword_lanes: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = field(
+        default=None, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         self._highlighter = Highlighter(self.analyzer)
 
     async def run(self, request: RetrieveInput) -> RetrieveOutput:
-        """Answer one retrieve request."""
-        return await anyio.to_thread.run_sync(self.retrieve, request)
+        """Answer one retrieve request.
+
+        Keyword searches are CPU work from start to end: more of them at once than there are cores only
+        makes threads take the interpreter lock from each other, so they take turns (``KEYWORD_LANES``)
+        while searches that wait for a query embedding keep the thread pool's wider limit.
+        """
+        if request.mode != "keyword":
+            return await anyio.to_thread.run_sync(self.retrieve, request)
+        loop = asyncio.get_running_loop()
+        if self._keyword_lanes is None or self._keyword_lanes[0] is not loop:  # one per event loop
+            self._keyword_lanes = (loop, anyio.CapacityLimiter(KEYWORD_LANES))
+        return await anyio.to_thread.run_sync(self.retrieve, request, limiter=self._keyword_lanes[1])
 
     def retrieve(self, request: RetrieveInput) -> RetrieveOutput:
         """Synchronous retrieval (also used in-process by the CLI and the evaluator)."""
