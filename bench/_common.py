@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import hashlib
 import itertools
 import json
@@ -69,8 +70,10 @@ def _version(package: str) -> str:
         return "not installed"
 
 
+@functools.cache
 def git_revision() -> str:
-    """Short commit, with ``+dirty`` when the work tree has changes."""
+    """Short commit, with ``+dirty`` when the work tree has changes: read once, when a benchmark starts
+    (this module is imported; see below), so files edited while it runs do not change what it reports."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
@@ -85,6 +88,9 @@ def git_revision() -> str:
         return head + ("+dirty" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+git_revision()  # the revision of the code that is about to run
 
 
 def machine() -> str:
