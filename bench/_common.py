@@ -224,7 +224,8 @@ def _status_kib(pid: int, field_name: str) -> int:
     return 0
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The live child processes of ``pid`` (of every thread), from /proc."""
     found: list[int] = []
     try:
         for task in Path(f"/proc/{pid}/task").iterdir():
@@ -238,11 +239,11 @@ def _children(pid: int) -> list[int]:
 def tree_rss_mib(pid: int) -> tuple[float, float]:
     """(RSS of ``pid``, RSS of ``pid`` and all its descendants), MiB."""
     own = _status_kib(pid, "VmRSS") / 1024
-    total, todo = own, _children(pid)
+    total, todo = own, child_pids(pid)
     while todo:
         child = todo.pop()
         total += _status_kib(child, "VmRSS") / 1024
-        todo += _children(child)
+        todo += child_pids(child)
     return own, total
 
 
@@ -257,7 +258,7 @@ def cpu_seconds(pid: int) -> float:
             total += (int(fields[11]) + int(fields[12])) / ticks
         except (OSError, IndexError, ValueError):
             pass
-        todo += _children(current)
+        todo += child_pids(current)
     return total
 
 

@@ -7,19 +7,20 @@ process it serves with (a server's tree, or Chroma's server and its front togeth
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from _common import BENCH_DIR, REPO, RssSampler, cpu_seconds, free_port, tree_rss_mib
+from _common import BENCH_DIR, REPO, RssSampler, child_pids, cpu_seconds, free_port, tree_rss_mib
 
 ROOT = BENCH_DIR / "peers-compare"
 LOGS = ROOT / "logs"
@@ -37,14 +38,19 @@ class Service:
     url: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     samplers: list[RssSampler] = field(default_factory=list)
+    roots: list[int] = field(default_factory=list)  # process trees not started here (a stack's)
+    shutdown: Callable[[], None] | None = None  # how to stop what ``roots`` run
+
+    def _pids(self) -> list[int]:
+        return [p.pid for p in self.processes] + self.roots
 
     def cpu_s(self) -> float:
         """User + system CPU seconds of every process of the service and their descendants."""
-        return sum(cpu_seconds(p.pid) for p in self.processes)
+        return sum(cpu_seconds(pid) for pid in self._pids())
 
     def rss_mib(self) -> float:
         """Resident memory of every process of the service with descendants, MiB, now."""
-        return sum(tree_rss_mib(p.pid)[1] for p in self.processes)
+        return sum(tree_rss_mib(pid)[1] for pid in self._pids())
 
     def peak_rss_mib(self) -> float:
         """Sum of the peak RSS of each process tree since start (sampled every 0.25 s)."""
@@ -53,6 +59,8 @@ class Service:
     def stop(self) -> None:
         for sampler in self.samplers:
             sampler.stop()
+        if self.shutdown is not None:
+            self.shutdown()
         for process in reversed(self.processes):  # the front first, then what it talks to
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -111,6 +119,54 @@ def ragworks_embedded(data_dir: Path) -> Service:
     command = [sys.executable, "-m", "ragworks", "serve", "--port", str(port), "--data-dir", str(data_dir)]
     process = launch(command, port, "/ready", "ragworks", {"RAGWORKS_LLM__PROVIDER": "extractive"})
     return _service("ragworks embedded", port, [process])
+
+
+def ragworks_scaled(folder: Path) -> Service:
+    """``ragworks up`` (PostgreSQL 18 + pgvector, Redis, the API and one worker) on ``folder``, whose
+    data is kept between runs; API keys off and extractive answers, as in the embedded row. Its CPU
+    and memory are those of the supervisor's process tree and of any process it started that left it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # reachable by PostgreSQL's account when this runs as root
+    config = folder / "ragworks.toml"
+    config.write_text(
+        f"[stack]\nworkers = 1\napi_workers = 1\nready_timeout_s = 600\n\n"
+        f'[settings]\ndata_dir = "{folder / "data"}"\n[settings.server]\nport = {free_port()}\n'
+        '[settings.llm]\nprovider = "extractive"\n[settings.auth]\nenabled = false\n'
+    )
+    base = [sys.executable, "-m", "ragworks"]
+    up = subprocess.run(
+        [*base, "up", "--detach", "--config", str(config)],
+        capture_output=True, text=True, cwd=REPO, env=os.environ | QUIET, check=False,
+    )  # fmt: skip
+    if up.returncode != 0 or "stack is up: API " not in up.stdout:
+        raise RuntimeError(f"ragworks up failed:\n{up.stdout}\n{up.stderr}")
+    url = up.stdout.split("stack is up: API ")[1].split()[0]
+    state = json.loads((folder / "data" / "run" / "state.json").read_text())
+    recorded = [state["supervisor_pid"], *(p["pid"] for p in state["processes"] if p.get("pid"))]
+    roots = _roots(recorded)
+
+    def down() -> None:
+        subprocess.run([*base, "down", "--config", str(config)], capture_output=True, cwd=REPO, check=False)
+
+    return Service(
+        name="ragworks scaled (`ragworks up`)",
+        url=url,
+        samplers=[RssSampler(pid) for pid in roots],
+        roots=roots,
+        shutdown=down,
+    )
+
+
+def _roots(pids: Sequence[int]) -> list[int]:
+    """The ``pids`` that are not descendants of another of them (each process counted once)."""
+    below: set[int] = set()
+    for pid in pids:
+        todo = child_pids(pid)
+        while todo:
+            child = todo.pop()
+            below.add(child)
+            todo += child_pids(child)
+    return [pid for pid in dict.fromkeys(pids) if pid not in below]
 
 
 def floor(answer: Path) -> Service:
