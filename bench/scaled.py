@@ -69,7 +69,7 @@ def stack(name: str, workers: int, api_workers: int) -> Iterator[str]:
     config.write_text(
         f"[stack]\nworkers = {workers}\napi_workers = {api_workers}\nready_timeout_s = 600\n\n"
         f'[settings]\ndata_dir = "{folder / "data"}"\n[settings.server]\nport = {free_port()}\n'
-        '[settings.llm]\nprovider = "extractive"\n'
+        '[settings.llm]\nprovider = "extractive"\n[settings.auth]\nenabled = false\n'  # as `ragworks serve`
     )
     command = [sys.executable, "-m", "ragworks", "up", "--detach", "--config", str(config)]
     up = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
