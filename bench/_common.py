@@ -248,14 +248,16 @@ def tree_rss_mib(pid: int) -> tuple[float, float]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its live descendants, from /proc (all threads)."""
+    """User + system CPU seconds of ``pid`` and its descendants, from /proc (all threads): each live
+    process's own time and that of its children that ended and were waited for (PostgreSQL's backends
+    end with their connections; without them a phase could even show a negative difference)."""
     total, todo = 0.0, [pid]
     ticks = os.sysconf("SC_CLK_TCK")
     while todo:
         current = todo.pop()
         try:
             fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks  # utime stime cutime cstime
         except (OSError, IndexError, ValueError):
             pass
         todo += child_pids(current)
