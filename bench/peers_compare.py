@@ -5,8 +5,8 @@ FastAPI endpoint answering canned bytes, and the index calls alone in-process.
 
 One table: nDCG@10 (SciFact and autorag-ko test splits), ingestion passages/s, throughput at saturation,
 p50/p99 at 1 and 8 connections (closed loop, a new query text on every request), server CPU ms per
-request (utime + stime of the server's process tree from /proc, before and after each load phase, over
-the requests answered) and RSS; then ragworks keyword and hybrid under a fixed arrival rate (open loop
+request (user + system time of the server's process tree, ended children included, from /proc,
+before and after each load phase, over the requests answered) and RSS; then ragworks keyword and hybrid under a fixed arrival rate (open loop
 at 25/50/80 % of saturation, latency from the scheduled send time), and the targets as met / not met::
 
     make bench-peers-compare                      # builds the peers' environments, then --docs
@@ -293,8 +293,9 @@ def report(run: Run, started: float, skipped: dict[str, str]) -> None:
         notes = (
             f"Corpora: {', '.join(f'{c.name} ({len(c.documents):,} passages, {len(c.queries)} test queries)' for c in run.corpora)}. "
             f"Load phases on SciFact, {run.args.seconds:.0f} s each after 20 warm-up requests, every request a query "
-            "text no other request of the run sent; top_k 10. Server CPU per request is utime + stime of every "
-            "process serving (for Chroma: `chroma run` and its front) from /proc before and after a phase, over "
+            "text no other request of the run sent; top_k 10. Server CPU per request is user + system time of "
+            "every process serving and of its ended children (for Chroma: `chroma run` and its front; for the "
+            "scaled stack PostgreSQL, Redis, the API and the worker) from /proc before and after a phase, over "
             f"the requests of the phase. The load generator (bench/_peers_load.py, raw asyncio HTTP/1.1) runs in "
             f"its own process on the same 2 cores and cost {overhead} ms CPU per request. Ingestion: the first "
             f"{run.args.ingest_sample} SciFact passages into a fresh collection, until searchable. Peer versions: {versions}."
