@@ -625,3 +625,32 @@ async def load(
     return LoadResult(
         clients=clients, latencies_ms=latencies, errors=errors, seconds=seconds, error_kinds=kinds
     )
+
+
+# --- the scaled stack ------------------------------------------------------------------------------
+
+
+def stack_up(folder: Path, workers: int = 1, api_workers: int = 1, env: dict[str, str] | None = None) -> str:
+    """``ragworks up --detach`` on ``folder`` (its data kept there), API keys off and extractive answers
+    as in ``ragworks serve``; returns the API's URL. ``stack_down(folder)`` stops it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)  # reachable by PostgreSQL's account when this runs as root
+    config = folder / "ragworks.toml"
+    config.write_text(
+        f"[stack]\nworkers = {workers}\napi_workers = {api_workers}\nready_timeout_s = 600\n\n"
+        f'[settings]\ndata_dir = "{folder / "data"}"\n[settings.server]\nport = {free_port()}\n'
+        '[settings.llm]\nprovider = "extractive"\n[settings.auth]\nenabled = false\n'
+    )
+    up = subprocess.run(
+        [sys.executable, "-m", "ragworks", "up", "--detach", "--config", str(config)],
+        capture_output=True, text=True, cwd=REPO, env=os.environ | (env or {}), check=False,
+    )  # fmt: skip
+    if up.returncode != 0 or "stack is up: API " not in up.stdout:
+        raise RuntimeError(f"ragworks up failed:\n{up.stdout}\n{up.stderr}")
+    return up.stdout.split("stack is up: API ")[1].split()[0]
+
+
+def stack_down(folder: Path) -> None:
+    """``ragworks down`` for the stack ``stack_up`` started on ``folder``."""
+    command = [sys.executable, "-m", "ragworks", "down", "--config", str(folder / "ragworks.toml")]
+    subprocess.run(command, capture_output=True, cwd=REPO, check=False)

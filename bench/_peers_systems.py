@@ -20,7 +20,17 @@ from typing import Any
 
 import httpx
 
-from _common import BENCH_DIR, REPO, RssSampler, child_pids, cpu_seconds, free_port, tree_rss_mib
+from _common import (
+    BENCH_DIR,
+    REPO,
+    RssSampler,
+    child_pids,
+    cpu_seconds,
+    free_port,
+    stack_down,
+    stack_up,
+    tree_rss_mib,
+)
 
 ROOT = BENCH_DIR / "peers-compare"
 LOGS = ROOT / "logs"
@@ -125,35 +135,17 @@ def ragworks_scaled(folder: Path) -> Service:
     """``ragworks up`` (PostgreSQL 18 + pgvector, Redis, the API and one worker) on ``folder``, whose
     data is kept between runs; API keys off and extractive answers, as in the embedded row. Its CPU
     and memory are those of the supervisor's process tree and of any process it started that left it."""
-    folder.mkdir(parents=True, exist_ok=True)
-    folder.chmod(0o755)  # reachable by PostgreSQL's account when this runs as root
-    config = folder / "ragworks.toml"
-    config.write_text(
-        f"[stack]\nworkers = 1\napi_workers = 1\nready_timeout_s = 600\n\n"
-        f'[settings]\ndata_dir = "{folder / "data"}"\n[settings.server]\nport = {free_port()}\n'
-        '[settings.llm]\nprovider = "extractive"\n[settings.auth]\nenabled = false\n'
-    )
-    base = [sys.executable, "-m", "ragworks"]
-    up = subprocess.run(
-        [*base, "up", "--detach", "--config", str(config)],
-        capture_output=True, text=True, cwd=REPO, env=os.environ | QUIET, check=False,
-    )  # fmt: skip
-    if up.returncode != 0 or "stack is up: API " not in up.stdout:
-        raise RuntimeError(f"ragworks up failed:\n{up.stdout}\n{up.stderr}")
-    url = up.stdout.split("stack is up: API ")[1].split()[0]
+    url = stack_up(folder, env=QUIET)
     state = json.loads((folder / "data" / "run" / "state.json").read_text())
     recorded = [state["supervisor_pid"], *(p["pid"] for p in state["processes"] if p.get("pid"))]
     roots = _roots(recorded)
-
-    def down() -> None:
-        subprocess.run([*base, "down", "--config", str(config)], capture_output=True, cwd=REPO, check=False)
 
     return Service(
         name="ragworks scaled (`ragworks up`)",
         url=url,
         samplers=[RssSampler(pid) for pid in roots],
         roots=roots,
-        shutdown=down,
+        shutdown=lambda: stack_down(folder),
     )
 
 

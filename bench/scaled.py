@@ -22,8 +22,6 @@ import argparse
 import asyncio
 import random
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,12 +33,10 @@ import httpx
 from _common import (
     BENCH_DIR,
     DATA,
-    REPO,
     LoadResult,
     Server,
     Slices,
     batched,
-    free_port,
     job_counts,
     load,
     md_table,
@@ -48,6 +44,8 @@ from _common import (
     print_table,
     read_docs,
     section_header,
+    stack_down,
+    stack_up,
     write_section,
 )
 from latency import query_pool
@@ -63,23 +61,14 @@ def stack(name: str, workers: int, api_workers: int) -> Iterator[str]:
     """``ragworks up`` on a fresh data dir; yields the API's URL, ``ragworks down`` on exit."""
     folder = ROOT / name
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    folder.chmod(0o755)  # reachable by PostgreSQL's account when this runs as root
-    config = folder / "ragworks.toml"
-    config.write_text(
-        f"[stack]\nworkers = {workers}\napi_workers = {api_workers}\nready_timeout_s = 600\n\n"
-        f'[settings]\ndata_dir = "{folder / "data"}"\n[settings.server]\nport = {free_port()}\n'
-        '[settings.llm]\nprovider = "extractive"\n[settings.auth]\nenabled = false\n'  # as `ragworks serve`
-    )
-    command = [sys.executable, "-m", "ragworks", "up", "--detach", "--config", str(config)]
-    up = subprocess.run(command, capture_output=True, text=True, cwd=REPO, check=False)
-    if up.returncode != 0:
-        raise SystemExit(f"ragworks up failed:\n{up.stdout}\n{up.stderr}")
     try:
-        yield up.stdout.split("stack is up: API ")[1].split()[0]
+        url = stack_up(folder, workers, api_workers)
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from exc
+    try:
+        yield url
     finally:
-        down = [sys.executable, "-m", "ragworks", "down", "--config", str(config)]
-        subprocess.run(down, capture_output=True, cwd=REPO, check=False)
+        stack_down(folder)
 
 
 def ingest(url: str, collection: str, documents: list[dict[str, Any]]) -> float:
