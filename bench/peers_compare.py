@@ -6,8 +6,10 @@ FastAPI endpoint answering canned bytes, and the index calls alone in-process.
 One table: nDCG@10 (SciFact and autorag-ko test splits), ingestion passages/s, throughput at saturation,
 p50/p99 at 1 and 8 connections (closed loop, a new query text on every request), server CPU ms per
 request (user + system time of the server's process tree, ended children included, from /proc,
-before and after each load phase, over the requests answered) and RSS; then ragworks keyword and hybrid under a fixed arrival rate (open loop
-at 25/50/80 % of saturation, latency from the scheduled send time), and the targets as met / not met::
+before and after each load phase, over the requests answered) and RSS, for ragworks embedded and
+scaled (``ragworks up``) and the peers; then ragworks at 32 connections and under a fixed arrival rate
+(open loop at 25/50/80 % of saturation, latency from the scheduled send time), and the targets as
+met / not met::
 
     make bench-peers-compare                      # builds the peers' environments, then --docs
     .venv/bin/python bench/peers_compare.py --docs
@@ -131,15 +133,19 @@ def ragworks_cache(run: Run) -> Path:
     if not cached(cache, facts):
         shutil.rmtree(cache, ignore_errors=True)
         with ragworks_embedded(cache) as service:
-            for corpus in run.corpora:
-                print(
-                    f"ragworks: ingesting {len(corpus.documents):,} {corpus.name} passages (cached after) ...",
-                    flush=True,
-                )
-                ragworks_ingest(service.url, corpus.name, [as_upload(d) for d in corpus.documents])
-            wait_for_jobs(service.url)  # the calibration of each collection is part of the cached index
+            ingest_corpora(run, service)
         mark_cached(cache, facts)
     return cache
+
+
+def ingest_corpora(run: Run, service: Service) -> None:
+    """Every corpus into its own collection of a ragworks server, and the jobs that follow (the fusion
+    calibration of each collection is part of the cached index)."""
+    for corpus in run.corpora:
+        print(f"{service.name}: ingesting {len(corpus.documents):,} {corpus.name} passages (cached after) ...",
+              flush=True)  # fmt: skip
+        ragworks_ingest(service.url, corpus.name, [as_upload(d) for d in corpus.documents])
+    wait_for_jobs(service.url)
 
 
 def ragworks_part(run: Run) -> None:
@@ -209,11 +215,7 @@ def scaled_part(run: Run, *, prepare: bool = False) -> None:
         shutil.rmtree(cache, ignore_errors=True)
     with ragworks_scaled(cache) as service:
         if fresh:
-            for corpus in run.corpora:
-                print(f"ragworks scaled: ingesting {len(corpus.documents):,} {corpus.name} passages (cached after) ...",
-                      flush=True)  # fmt: skip
-                ragworks_ingest(service.url, corpus.name, [as_upload(d) for d in corpus.documents])
-            wait_for_jobs(service.url)
+            ingest_corpora(run, service)
             mark_cached(cache, facts)
         if prepare:
             return
